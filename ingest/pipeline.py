@@ -19,9 +19,9 @@ from langchain_core.embeddings import Embeddings
 
 from ingest.chunking import chunk_article, passage_text
 from ingest.readers import Skipped, article_id_for, find_files, read_file
-from qa.embeddings import count_tokens_fn, describe
+from qa.embeddings import count_tokens_fn
 from qa.settings import Settings
-from qa.store import ChunkStore, IndexSpec
+from qa.store import ChunkStore, IndexSpec, spec_for
 from qa.types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -66,13 +66,7 @@ ProgressFn = Callable[[Progress], None]
 
 
 def index_spec(settings: Settings, embeddings: Embeddings) -> IndexSpec:
-    name, dim = describe(embeddings)
-    return IndexSpec(
-        embedding_model=name,
-        dimension=dim,
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap=settings.chunk_overlap_sentences,
-    )
+    return spec_for(settings, embeddings)
 
 
 def read_paths(paths: Sequence[Path], *, max_bytes: int) -> tuple[list[Article], list[Skipped]]:

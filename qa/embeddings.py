@@ -116,6 +116,9 @@ def load_embeddings(settings: Settings) -> SentenceEmbeddings:
 
 def _sentence_transformer(name_or_path: str, *, local_only: bool) -> Any:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
     return SentenceTransformer(name_or_path, device="cpu", local_files_only=local_only)
 

@@ -65,6 +65,14 @@ class IndexSpec:
         ]
 
 
+def spec_for(settings: Settings, embeddings: Any) -> IndexSpec:
+    """The spec an index built with these settings and this embedding model must have."""
+    from qa.embeddings import describe
+
+    name, dim = describe(embeddings)
+    return IndexSpec(name, dim, settings.chunk_tokens, settings.chunk_overlap_sentences)
+
+
 @dataclass(frozen=True)
 class ArticleState:
     """What the index holds of one article (read from its chunks' metadata)."""
@@ -367,15 +375,25 @@ class ChunkStore:
     ) -> list[tuple[str, float]]:  # fmt: skip
         return self.lexical.search(terms, k, sources=sources, date_from=date_from, date_to=date_to)
 
-    def get_hits(self, chunk_ids: Sequence[str]) -> list[Hit]:
+    def get_hits(
+        self, chunk_ids: Sequence[str], *, query_vector: Sequence[float] | None = None
+    ) -> list[Hit]:
+        """The chunks with these ids, in this order; with ``query_vector``, each hit's ``dense``
+        is its cosine similarity to it (vectors are normalised)."""
         if not chunk_ids:
             return []
+        include = ["documents", "metadatas"] + (["embeddings"] if query_vector is not None else [])
         with self._lock:
-            got = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
-        by_id = {
-            i: _hit(i, d, m or {})
-            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
-        }
+            got = self._collection.get(ids=list(chunk_ids), include=include)
+        docs = got["documents"] or []
+        metas = got["metadatas"] or []
+        vectors = got.get("embeddings") if query_vector is not None else None
+        by_id = {}
+        for n, (i, d, m) in enumerate(zip(got["ids"], docs, metas, strict=True)):
+            dense = 0.0
+            if vectors is not None and query_vector is not None:
+                dense = float(sum(a * b for a, b in zip(vectors[n], query_vector, strict=False)))
+            by_id[i] = _hit(i, d, m or {}, dense=dense)
         return [by_id[i] for i in chunk_ids if i in by_id]
 
     # --- keeping in step with other processes ----------------------------------------------

@@ -1,0 +1,150 @@
+"""What kind of answer a Dutch question asks for, and whether a sentence contains one.
+
+``expected_type("Wanneer ...?")`` is DATE, ``"Hoeveel kostte ...?"`` is MONEY, and so on;
+``has_type(sentence, DATE)`` looks for a year, a month, a weekday or a relative date. These are
+rules, not a trained tagger (no Dutch NER model installs offline); they decide two things in the
+offline answerer: which sentences are preferred, and when to refuse because no sentence holds the
+kind of thing asked for ("Hoeveel kostte de limousine?" when no price is given).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from qa.text import fold, stop_words, words
+
+
+class AnswerType(Enum):
+    PERSON = "persoon of organisatie"
+    DATE = "datum of tijd"
+    PLACE = "plaats"
+    NUMBER = "aantal"
+    MONEY = "bedrag"
+    REASON = "reden"
+
+
+_WELK_NOUNS = {
+    AnswerType.DATE: "jaar jaartal datum dag maand eeuw week seizoen tijdstip periode decennium",
+    AnswerType.PLACE: (
+        "land stad plaats provincie gemeente regio dorp werelddeel continent hoofdstad gebied "
+        "locatie circuit haven rivier eiland straat wijk deelstaat"
+    ),
+    AnswerType.PERSON: (
+        "partij club ploeg bedrijf organisatie krant team persoon speler minister trainer "
+        "president politicus man vrouw kunstenaar schilder schrijver renner coach leider "
+        "vakbond omroep zender instelling vereniging uitgeverij band groep familie koning"
+    ),
+}
+_WELK = {noun: atype for atype, nouns in _WELK_NOUNS.items() for noun in nouns.split()}
+
+_RULES: list[tuple[re.Pattern[str], AnswerType]] = [
+    (re.compile(r"\b(hoeveel|wat)\s+(kost|kostte|kostten|kosten|bedraagt|bedroeg|betaalde|"
+                r"verdient|verdiende|opbrengst)\b|\bhoe\s+duur\b|\bwelk\s+bedrag\b|"
+                r"\bvoor\s+hoeveel\s+(geld|euro)\b|\bwat\s+is\s+de\s+prijs\b"), AnswerType.MONEY),
+    (re.compile(r"\b(hoeveel|hoe\s*veel|hoe\s+oud|hoe\s+lang|hoelang|hoe\s+groot|hoe\s+hoog|"
+                r"hoe\s+ver|hoe\s+zwaar|hoe\s+vaak|welk\s+percentage|welk\s+aantal)\b"),
+     AnswerType.NUMBER),
+    (re.compile(r"\b(wanneer|sinds\s+wanneer|tot\s+wanneer|hoe\s+laat|welk\s+jaar|"
+                r"in\s+welk\s+jaar)\b"), AnswerType.DATE),
+    (re.compile(r"\b(waar|waarheen|waarvandaan|vanwaar)\b(?!\s*(om|door|voor|mee|over|op|van|"
+                r"aan|in|uit|naar|bij|tegen|toe)\b)"), AnswerType.PLACE),
+    (re.compile(r"\b(waarom|waardoor|om\s+welke\s+reden|hoe\s+komt\s+het)\b"), AnswerType.REASON),
+    (re.compile(r"^(\w+\s+)?(wie|wiens|wier)\b|\b(door|met|aan|voor|van|tegen|naast|over)\s+wie\b"),
+     AnswerType.PERSON),
+]  # fmt: skip
+
+
+def expected_type(question: str) -> AnswerType | None:
+    q = fold(question).strip()
+    for pattern, atype in _RULES:
+        if pattern.search(q):
+            return atype
+    if m := re.search(r"\bwelke?\s+(\w+)", q):
+        noun = m.group(1)
+        for known, atype in _WELK.items():
+            if noun == known or noun.endswith(known) or noun == known + "en":
+                return atype
+    return None
+
+
+_MONTHS = (
+    "januari februari maart april mei juni juli augustus september oktober november december "
+    "jan feb mrt apr jun jul aug sep sept okt nov dec"
+).split()
+_DAYS = "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag".split()
+_RELATIVE = (
+    r"gisteren|vandaag|morgen|eergisteren|overmorgen|vorig jaar|vorige (week|maand|eeuw)|"
+    r"volgend jaar|volgende (week|maand)|dit jaar|deze week|vanavond|vanochtend|vannacht|"
+    r"gistermiddag|gisteravond|gisterochtend|eeuw|jaren|decennia|seizoen|zomer|winter|lente|"
+    r"herfst|kerst|pasen|ochtend|middag|avond|nacht|onlangs|binnenkort|sinds|tot|na|voor"
+)
+_DATE = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b\d{1,2}[-/.]\d{1,2}([-/.]\d{2,4})?\b|\b\d{1,2}[:.]\d{2}\s*uur\b|"
+    r"\b(" + "|".join(_MONTHS + _DAYS) + r")\b|\b(" + _RELATIVE + r")\b"
+)
+_NUMBER_WORDS = (
+    "een twee drie vier vijf zes zeven acht negen tien elf twaalf dertien veertien vijftien "
+    "zestien zeventien achttien negentien twintig dertig veertig vijftig zestig zeventig tachtig "
+    "negentig honderd duizend miljoen miljard tientallen honderden duizenden dozijn half helft "
+    "dubbel procent anderhalf eerste tweede derde vierde vijfde"
+).split()
+_NUMBER = re.compile(r"\d|\b(" + "|".join(w for w in _NUMBER_WORDS if w != "een") + r")\w*\b")
+_MONEY = re.compile(
+    r"[€$£]|\b(euro|eurocent|dollar|dollars|gulden|frank|franken|pond|roebel|roebels|yen|"
+    r"cent|miljoen|miljard)\b.*\d|\d.*\b(euro|dollar|dollars|gulden|frank|pond|roebel|roebels|"
+    r"yen|cent)\b|\bgratis\b|\bkosteloos\b|\bprijs van\b"
+)
+_REASON = re.compile(
+    r"\b(omdat|doordat|want|vanwege|wegens|daardoor|daarom|zodat|dankzij|oorzaak|reden|"
+    r"als gevolg van|om\s+\w+(\s+\w+){0,6}\s+te)\b"
+)
+_PLACE_PREP = re.compile(
+    r"\b(in|naar|uit|te|bij|op|vanuit|nabij|richting|rond|langs|tegenover|buiten|binnen)\s+"
+    r"(de\s+|het\s+)?[A-ZÀ-Ý][\w'-]+"
+)
+_DATELINE = re.compile(r"^[A-Z][A-Z' -]{2,}\s+-")
+
+
+def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
+    """Does ``sentence`` contain something of kind ``atype`` (beyond what the question names)?"""
+    text = sentence
+    low = fold(text)
+    if atype is AnswerType.DATE:
+        return bool(_DATE.search(low))
+    if atype is AnswerType.NUMBER:
+        return bool(_NUMBER.search(low))
+    if atype is AnswerType.MONEY:
+        return bool(_MONEY.search(low))
+    if atype is AnswerType.REASON:
+        return bool(_REASON.search(low))
+    if atype is AnswerType.PLACE:
+        return bool(_PLACE_PREP.search(text) or _DATELINE.search(text)) or bool(
+            _new_names(text, question)
+        )
+    if atype is AnswerType.PERSON:
+        return bool(_new_names(text, question))
+    return True
+
+
+def _new_names(sentence: str, question: str) -> list[str]:
+    """Capitalised words (names) in ``sentence`` that the question does not already name."""
+    asked = {fold(w)[:5] for w in words(question)}
+    stop = stop_words()
+    names = []
+    for i, word in enumerate(words(sentence)):
+        if not word[:1].isupper():
+            continue
+        folded = fold(word)
+        if folded in stop or folded[:5] in asked:
+            continue
+        if i == 0 and folded in _COMMON_STARTERS:
+            continue
+        names.append(word)
+    return names
+
+
+_COMMON_STARTERS = {
+    "tijdens", "volgens", "sinds", "toen", "nadat", "daarna", "bovendien", "ook", "maar", "dus",
+    "in", "op", "bij", "na", "voor", "door", "met", "zo", "nu", "hier", "daar", "eind", "begin",
+}  # fmt: skip

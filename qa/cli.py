@@ -1,0 +1,117 @@
+"""``python -m qa``: ask a question, run the eval set, or run the benchmarks.
+
+    python -m qa ask "Wat gaf Poetin aan Kim?" --index DIR [--llm SPEC] [--json]
+    python -m qa eval eval/questions.jsonl --index DIR --out results.jsonl
+    python -m qa bench [--quick] [--json]
+
+Settings come from ``VRAAGBAAK_*`` variables, then flags. Domain errors end as one clear line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from qa.runtime import prepare_environment
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, help="index folder (VRAAGBAAK_INDEX)")
+    p.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
+    p.add_argument("--collection", help="collection name (default: vraagbaak)")
+    p.add_argument("--model", dest="embedding_model", help="embedding model: id or folder")
+    p.add_argument("--llm", help="none (default), openai:MODEL, ollama:MODEL, hf:REPO, "
+                   "llamacpp:PATH.gguf")  # fmt: skip
+    p.add_argument("--reranker", help="cross-encoder model id or folder (optional)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m qa", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--history", action="append", default=[], help="an earlier question")
+    ask.add_argument("--source", action="append", default=[], help="only this source/outlet")
+    ask.add_argument("--from", dest="date_from", help="only articles from this date (YYYY-MM-DD)")
+    ask.add_argument("--to", dest="date_to", help="only articles up to this date")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON (last line)")
+    _common(ask)
+
+    ev = sub.add_parser("eval", help="score the answerer on a questions file")
+    ev.add_argument("questions", type=Path)
+    ev.add_argument("--out", type=Path, help="write per-question results (JSONL)")
+    ev.add_argument("--json", action="store_true", help="print the metrics as JSON (last line)")
+    _common(ev)
+
+    bench = sub.add_parser("bench", help="measure speed, memory and quality")
+    bench.add_argument("--quick", action="store_true", help="the sample corpus only (< 3 min)")
+    bench.add_argument("--json", action="store_true", help="print the results as JSON (last line)")
+    bench.add_argument("--out", type=Path, help="folder for the report and plot")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    prepare_environment()
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from qa.errors import VraagbaakError
+
+    try:
+        if args.command == "bench":
+            from qa.bench import run_bench
+
+            return run_bench(quick=args.quick, as_json=args.json, out=args.out)
+        settings = _settings(args)
+        from qa.pipeline import build_pipeline
+
+        pipeline = build_pipeline(settings, hf_token=os.environ.get("HF_TOKEN"))
+        if args.command == "ask":
+            return _ask(pipeline, args)
+        from qa.evaluate import run_eval
+
+        return run_eval(pipeline, args.questions, out=args.out, as_json=args.json)
+    except VraagbaakError as err:
+        print(f"Fout: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as err:
+        print(f"Fout: {err}", file=sys.stderr)
+        return 2
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from qa.settings import Settings
+
+    return Settings.from_env().replace(
+        index_dir=args.index, chroma_url=args.chroma_url, collection=args.collection,
+        embedding_model=args.embedding_model, llm=args.llm, reranker=args.reranker,
+    )  # fmt: skip
+
+
+def _ask(pipeline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from qa.retrieval import Filters
+
+    filters = Filters(tuple(args.source), args.date_from, args.date_to)
+    answer = pipeline.ask(args.question, args.history, filters)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    print(answer.answer)
+    if answer.query != args.question:
+        print(f"\n(gezocht op: {answer.query})")
+    for w in answer.warnings:
+        print(f"Let op: {w}")
+    if answer.sources:
+        print("\nBronnen:")
+    for s in answer.sources:
+        meta = ", ".join(x for x in (s.source, s.date, s.url) if x)
+        mark = "*" if s.n in answer.cited else " "
+        print(f"{mark}[{s.n}] {s.title}" + (f" ({meta})" if meta else ""))
+        if s.highlight:
+            print(f"     \"{s.text[s.highlight[0] : s.highlight[1]]}\"")
+    return 0

@@ -1,0 +1,217 @@
+"""The question-answering pipeline, top to bottom:
+
+    validate -> rewrite follow-up -> retrieve (hybrid) -> extract (offline answerer, always)
+    -> [generate with the LLM, check citations; on failure fall back] -> Answer
+
+``Pipeline`` receives its parts (embeddings, store, optional chat model and reranker); it builds
+none of them. ``build_pipeline`` is the factory that does, from ``Settings``, for the edges.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
+from qa.extractive import Extraction, extract_answer
+from qa.followup import rewrite_offline
+from qa.retrieval import Filters, HybridRetriever, Reranker, query_vector
+from qa.settings import Settings
+from qa.store import ChunkStore
+from qa.types import Answer, Hit, Source
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "Dat staat niet in de artikelen."
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    embeddings: Embeddings
+    store: ChunkStore
+    llm: BaseChatModel | None = None
+    reranker: Reranker | None = None
+    retriever: HybridRetriever = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.retriever = HybridRetriever(
+            self.store, self.embeddings, candidates=self.settings.candidates,
+            per_article=self.settings.per_article, reranker=self.reranker,
+        )  # fmt: skip
+
+    @property
+    def mode(self) -> str:
+        return "offline" if self.llm is None else self.settings.llm
+
+    def ask(
+        self, question: str, history: Sequence[str] = (), filters: Filters = Filters()
+    ) -> Answer:
+        """The whole answer at once (the CLI, the API and the eval use this)."""
+        final: Answer | None = None
+        for event in self.stream(question, history, filters):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None  # stream always ends with an Answer
+        return final
+
+    def stream(
+        self, question: str, history: Sequence[str] = (), filters: Filters = Filters()
+    ) -> Iterator[str | Answer]:
+        """Text deltas while an LLM writes, then always the final, checked ``Answer``."""
+        # 1. validate
+        question = self.validate(question)
+        self.store.refresh_if_changed(min_interval_s=self.settings.refresh_s)
+        if self.store.count() == 0:
+            raise IndexEmptyError(
+                "De index bevat nog geen artikelen. Voeg artikelen toe (uploaden, of: "
+                "python -m ingest data/articles)."
+            )
+        warnings: list[str] = []
+        # 2. follow-ups become standalone queries
+        query = self.rewrite(question, history, warnings)
+        # 3. retrieve
+        hits = self.retriever.retrieve(query, k=self.settings.top_k, filters=filters)
+        # 4. the offline answer: the answer without an LLM, and the fallback with one
+        vector = query_vector(self.embeddings, query)
+        extraction = extract_answer(
+            query, hits, query_vector=vector, encode=self._encode_sentences,
+            doc_freq=self._doc_freq,
+        )  # fmt: skip
+        offline = offline_answer(query, hits, extraction)
+        if self.llm is None or not hits:
+            yield offline
+            return
+        # 5. the generative answer, checked; any failure falls back to the offline answer
+        try:
+            yield from self._generate(question, query, hits, history, warnings)
+        except LLMError as err:
+            log.warning("LLM failed, falling back to the offline answer: %s", err)
+            notice = f"Het taalmodel gaf geen antwoord ({err}); dit is het antwoord uit de artikelen."
+            yield _with_warnings(offline, [*warnings, notice])
+
+    def validate(self, question: str) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise InvalidQuestionError("Stel een vraag; het invoerveld is leeg.")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestionError(
+                f"Die vraag is te lang ({len(question)} tekens; maximaal "
+                f"{self.settings.max_question_chars}). Stel een kortere vraag."
+            )
+        if not any(ch.isalnum() for ch in question):
+            raise InvalidQuestionError("Die vraag bevat geen woorden. Probeer het opnieuw.")
+        return question
+
+    def rewrite(self, question: str, history: Sequence[str], warnings: list[str]) -> str:
+        if not history:
+            return question
+        if self.llm is not None:
+            from qa.generative import rewrite_question
+
+            try:
+                return rewrite_question(self.llm, question, history)
+            except Exception as err:  # noqa: BLE001 - fall back to the offline rewrite
+                warnings.append(f"Herschrijven met het taalmodel mislukte: {err}")
+        return rewrite_offline(question, history)
+
+    def _generate(
+        self, question: str, query: str, hits: list[Hit], history: Sequence[str],
+        warnings: list[str],
+    ) -> Iterator[str | Answer]:  # fmt: skip
+        from qa.citations import check_citations
+        from qa.generative import build_messages, stream_answer
+
+        assert self.llm is not None
+        messages, used = build_messages(
+            query, hits, context_tokens=self.settings.llm_context_tokens
+        )
+        parts: list[str] = []
+        for delta in stream_answer(self.llm, messages):
+            parts.append(delta)
+            yield delta
+        used_hits = hits[:used]
+        check = check_citations("".join(parts), {n: h.text for n, h in enumerate(used_hits, 1)})
+        refused = check.text.strip().startswith(REFUSAL) or not check.cited
+        sources = tuple(_source(n, h, None) for n, h in enumerate(used_hits, start=1))
+        yield Answer(
+            answer=check.text.strip(),
+            refused=refused,
+            query=query,
+            sources=sources,
+            cited=check.cited,
+            warnings=(*warnings, *check.warnings),
+            mode=self.settings.llm,
+            retrieved=tuple(dict.fromkeys(h.article_id for h in hits)),
+        )
+
+    def _encode_sentences(self, texts: list[str]) -> Any:
+        encode = getattr(self.embeddings, "encode", None)
+        if encode is not None:
+            return encode(texts, query=False)
+        return self.embeddings.embed_documents(texts)
+
+    def _doc_freq(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        return self.store.lexical.doc_freqs(terms), self.store.lexical.count()
+
+
+def offline_answer(query: str, hits: Sequence[Hit], extraction: Extraction) -> Answer:
+    """Turn an extraction into an Answer: the cited passage first as [1], the others after it."""
+    retrieved = tuple(dict.fromkeys(h.article_id for h in hits))
+    if extraction.hit is None:
+        return Answer(REFUSAL, True, query, (), (), (), "offline", retrieved)
+    ordered = [extraction.hit] + [h for h in hits if h.chunk_id != extraction.hit.chunk_id]
+    highlight = _span_in(extraction.hit, extraction.spans)
+    sources = tuple(
+        _source(n, h, highlight if n == 1 else None) for n, h in enumerate(ordered, start=1)
+    )
+    if extraction.refused:
+        text = f"{REFUSAL} ({extraction.reason}.) Dit zijn de artikelen die er het dichtst bij komen."
+        return Answer(text, True, query, sources, (), (), "offline", retrieved)
+    return Answer(f"{extraction.text} [1]", False, query, sources, (1,), (), "offline", retrieved)
+
+
+def _span_in(hit: Hit, spans: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+    if not spans:
+        return None
+    return spans[0][0] - hit.start, spans[-1][1] - hit.start
+
+
+def _source(n: int, hit: Hit, highlight: tuple[int, int] | None) -> Source:
+    return Source(
+        n=n, article_id=hit.article_id, title=hit.title, text=hit.text, highlight=highlight,
+        date=hit.date, source=hit.source, url=hit.url,
+    )  # fmt: skip
+
+
+def _with_warnings(answer: Answer, warnings: list[str]) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, warnings=(*answer.warnings, *warnings))
+
+
+def build_pipeline(settings: Settings, *, hf_token: str | None = None) -> Pipeline:
+    """Load the model, open the index and build the configured LLM and reranker."""
+    from qa.embeddings import load_embeddings
+    from qa.store import open_store, spec_for
+
+    embeddings = load_embeddings(settings)
+    store = open_store(settings, spec_for(settings, embeddings), for_writing=True)
+    llm = None
+    if settings.llm and settings.llm != "none":
+        from qa.llm import make_chat_model
+
+        llm = make_chat_model(settings, hf_token=hf_token)
+    reranker = None
+    if settings.reranker:
+        from qa.retrieval import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(settings.reranker)
+    return Pipeline(settings, embeddings, store, llm=llm, reranker=reranker)
