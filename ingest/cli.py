@@ -1,7 +1,14 @@
-"""``python -m ingest PATH... --index DIR``: the ingestion command.
+"""``python -m ingest PATH_OR_URL... --index DIR``, ``--feed URL``: the ingestion command.
+
+Files and folders are read from disk; ``http(s)://`` arguments are fetched as article pages;
+``--feed``/``--feeds-file`` name RSS/Atom feeds whose new items are fetched (``ingest.feeds``),
+once, or every N minutes with ``--watch`` until Ctrl-C.
 
 Settings come from ``VRAAGBAAK_*`` variables, then flags. Domain errors end as one clear line on
-stderr and exit code 2; bad files are skipped with their reasons and never stop the rest.
+stderr and exit code 2; bad files and pages are skipped with their reasons and never stop the
+rest. Exit code 0 when something was ingested or nothing needed doing, 1 when nothing could be
+ingested at all, 2 for bad flags or an index that cannot be opened, 130 when interrupted (except
+in ``--watch``, where Ctrl-C is the normal way to stop).
 """
 
 from __future__ import annotations
@@ -10,9 +17,21 @@ import argparse
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qa.runtime import prepare_environment
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from ingest.feeds import FeedState
+    from ingest.pipeline import IngestSummary
+    from ingest.web import FetchOptions
+    from qa.settings import Settings
+    from qa.store import ChunkStore
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-file-mb", type=float, help="skip files larger than this (default 20)")
     p.add_argument("--reset", action="store_true", help="delete the index first and rebuild")
     p.add_argument("--prune", action="store_true", help="drop articles whose files are gone")
+    web = p.add_argument_group("web pages and feeds")
+    web.add_argument("--feed", action="append", default=[], metavar="URL",
+                     help="an RSS/Atom feed whose new items are fetched (repeatable)")  # fmt: skip
+    web.add_argument("--feeds-file", type=Path, metavar="FILE",
+                     help="feed URLs, one per line (# starts a comment)")  # fmt: skip
+    web.add_argument("--since", metavar="DATE",
+                     help="ignore feed items published before DATE (YYYY-MM-DD)")  # fmt: skip
+    web.add_argument("--watch", type=float, metavar="MINUTES",
+                     help="poll the feeds every MINUTES until Ctrl-C")  # fmt: skip
+    web.add_argument("--timeout", type=float, metavar="S",
+                     help="read time-out per page in seconds (default 15)")  # fmt: skip
+    web.add_argument("--retries", type=int, metavar="N",
+                     help="extra tries after a time-out or server error (default 2)")  # fmt: skip
+    web.add_argument("--max-page-mb", type=float, metavar="MB",
+                     help="skip pages larger than this (default 5)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the summary as JSON (last line)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     return p
 
 
@@ -39,16 +73,42 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from ingest.pipeline import index_spec, ingest_paths
+    from ingest.feeds import FeedState, read_feeds_file, state_path
+    from ingest.pipeline import IngestSummary, index_spec, ingest_paths
+    from ingest.web import is_http_url
     from qa.embeddings import load_embeddings
     from qa.errors import VraagbaakError
     from qa.settings import Settings
     from qa.store import open_store
 
-    if not args.paths:
-        print("Geef minstens één bestand, map of URL op.", file=sys.stderr)
-        return 2
+    # 1. what to ingest, and how: every flag is checked before anything heavy is loaded
+    urls = [p for p in args.paths if is_http_url(p)]
+    files = [Path(p) for p in args.paths if not is_http_url(p)]
+    feeds = list(args.feed)
     try:
+        if args.feeds_file is not None:
+            feeds += read_feeds_file(args.feeds_file)
+        since = _since(args.since)
+        options = _fetch_options(args)
+        if args.watch is not None and args.watch <= 0:
+            raise ValueError(f"--watch moet meer dan 0 minuten zijn, niet {args.watch:g}")
+    except OSError as err:
+        print(f"Fout: kan {args.feeds_file} niet lezen: {err.strerror or err}", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        print(f"Fout: {err}", file=sys.stderr)
+        return 2
+    if not (files or urls or feeds):
+        print("Geef minstens één bestand, map, URL of feed op.", file=sys.stderr)
+        return 2
+    if args.watch is not None and not feeds:
+        print("Fout: --watch werkt alleen met --feed of --feeds-file.", file=sys.stderr)
+        return 2
+
+    say = _say if not args.quiet else None
+    summary = IngestSummary()
+    try:
+        # 2. open the index
         settings = Settings.from_env().replace(
             index_dir=args.index, chroma_url=args.chroma_url, collection=args.collection,
             embedding_model=args.embedding_model, chunk_tokens=args.chunk_tokens,
@@ -58,10 +118,21 @@ def main(argv: list[str] | None = None) -> int:
         store = open_store(
             settings, index_spec(settings, embeddings), for_writing=True, reset=args.reset
         )
-        with _progress_bar(enabled=not args.quiet and sys.stderr.isatty()) as progress:
-            summary = ingest_paths(
-                [Path(p) for p in args.paths], store=store, embeddings=embeddings,
-                settings=settings, prune=args.prune, progress=progress,
+        if args.reset:  # the index is gone, so what the feeds' state says was done is undone
+            state_path(settings).unlink(missing_ok=True)
+        state = FeedState.load(state_path(settings))
+
+        # 3. files, then article URLs, then feeds (once, or until Ctrl-C)
+        if files:
+            with _progress_bar(enabled=not args.quiet and sys.stderr.isatty()) as progress:
+                summary = ingest_paths(
+                    files, store=store, embeddings=embeddings, settings=settings,
+                    prune=args.prune, progress=progress,
+                )  # fmt: skip
+        if urls or feeds:
+            summary = _ingest_web(
+                summary, urls, feeds, watch_minutes=args.watch, options=options, since=since,
+                state=state, store=store, embeddings=embeddings, settings=settings, say=say,
             )  # fmt: skip
     except VraagbaakError as err:
         print(f"Fout: {err}", file=sys.stderr)
@@ -75,7 +146,82 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
     _print_summary(summary, as_json=args.json)
-    return 0 if summary.ingested or not (summary.skipped) else 1
+    return 0 if summary.ingested or not summary.skipped else 1
+
+
+def _ingest_web(
+    summary: IngestSummary, urls: list[str], feeds: list[str], *, watch_minutes: float | None,
+    options: FetchOptions, since: str | None, state: FeedState, store: ChunkStore,
+    embeddings: Embeddings, settings: Settings, say: Callable[[str], None] | None,
+) -> IngestSummary:  # fmt: skip
+    """Article URLs once, then the feeds: one round, or rounds until Ctrl-C with ``--watch``."""
+    from ingest.feeds import ingest_feeds, merge_summary, watch
+    from ingest.web import ingest_urls, open_client
+
+    with open_client(options) as client:
+        if urls:
+            merge_summary(summary, ingest_urls(
+                urls, client=client, options=options, store=store, embeddings=embeddings,
+                settings=settings,
+            ))  # fmt: skip
+        if not feeds:
+            return summary
+
+        def one_round() -> IngestSummary:
+            return ingest_feeds(
+                feeds, client=client, options=options, state=state, store=store,
+                embeddings=embeddings, settings=settings, since=since, say=say,
+                note_unchanged=watch_minutes is None,
+            )  # fmt: skip
+
+        if watch_minutes is None:
+            return merge_summary(summary, one_round())
+
+        def on_round(n: int, got: IngestSummary) -> None:
+            if say:
+                say(f"[{time.strftime('%H:%M:%S')}] ronde {n}: toegevoegd {got.added}, "
+                    f"bijgewerkt {got.updated}, overgeslagen {len(got.skipped)}; volgende over "
+                    f"{watch_minutes:g} min (Ctrl-C stopt)")  # fmt: skip
+
+        total, rounds = watch(one_round, interval_s=watch_minutes * 60, on_round=on_round)
+        print(f"Gestopt na {rounds} ronde(s).", file=sys.stderr, flush=True)
+        merge_summary(summary, total)
+        summary.chunks = store.count()
+        return summary
+
+
+def _since(value: str | None) -> str | None:
+    from ingest.readers import normalize_date
+
+    if value is None:
+        return None
+    date = normalize_date(value)
+    if date is None:
+        raise ValueError(f"--since verwacht een datum zoals 2025-03-01, niet {value!r}")
+    return date
+
+
+def _fetch_options(args: argparse.Namespace) -> FetchOptions:
+    from ingest.web import FetchOptions
+
+    default = FetchOptions()
+    if args.timeout is not None and args.timeout <= 0:
+        raise ValueError(f"--timeout moet meer dan 0 seconden zijn, niet {args.timeout:g}")
+    if args.retries is not None and args.retries < 0:
+        raise ValueError(f"--retries moet 0 of meer zijn, niet {args.retries}")
+    if args.max_page_mb is not None and args.max_page_mb <= 0:
+        raise ValueError(f"--max-page-mb moet meer dan 0 zijn, niet {args.max_page_mb:g}")
+    timeout = default.read_timeout_s if args.timeout is None else args.timeout
+    return FetchOptions(
+        connect_timeout_s=min(default.connect_timeout_s, timeout),
+        read_timeout_s=timeout,
+        retries=default.retries if args.retries is None else args.retries,
+        max_bytes=default.max_bytes if args.max_page_mb is None else int(args.max_page_mb * 1e6),
+    )
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 class _progress_bar:  # noqa: N801 - used as a context manager
@@ -83,7 +229,7 @@ class _progress_bar:  # noqa: N801 - used as a context manager
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
+        self.bar: Any = None
 
     def __enter__(self):  # type: ignore[no-untyped-def]
         if not self.enabled:

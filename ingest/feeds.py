@@ -394,12 +394,12 @@ def watch(
     run_round: Callable[[], IngestSummary], *, interval_s: float,
     on_round: Callable[[int, IngestSummary], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[IngestSummary, int]:
+) -> tuple[IngestSummary, int]:  # fmt: skip
     """Run rounds every ``interval_s`` seconds until Ctrl-C; returns (the total, rounds run).
 
     Ctrl-C during a round ends the watch too: what that round had written stays in the index
     (and is picked up again next time, as its feed state was not saved), but is not counted.
-    """  # fmt: skip
+    """
     if interval_s <= 0:
         raise ValueError(f"the watch interval must be > 0, got {interval_s!r}")
     total = IngestSummary()

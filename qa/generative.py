@@ -198,6 +198,9 @@ def stream_answer(llm: BaseChatModel, messages: list[BaseMessage]) -> Iterator[s
     except LLMError:
         raise
     except Exception as exc:
+        if total == 0 and "no generation chunks" in str(exc).lower():
+            # LangChain's own complaint about a stream that ended without any output
+            raise LLMError("Het taalmodel gaf een onbruikbaar antwoord: geen tekst.") from exc
         raise LLMError(failure_message(exc)) from exc
     finally:
         close = getattr(stream, "close", None)

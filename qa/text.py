@@ -142,7 +142,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 
 def _merge_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Glue stray closing quotes or lone punctuation (",,"/"''" conventions) to the sentence before."""
+    """Glue stray quotes, lone punctuation and text after an abbreviation to the sentence before."""
     moved: list[tuple[int, int]] = []
     for s, e in spans:
         # An opening quote that the sentencizer left at the end of a sentence opens the next one.
@@ -155,7 +155,9 @@ def _merge_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
     out: list[tuple[int, int]] = []
     for s, e in moved:
         piece = text[s:e]
-        if out and not any(c.isalnum() for c in piece) and "\n" not in text[out[-1][1] : s]:
+        same_paragraph = bool(out) and "\n" not in text[out[-1][1] : s]
+        # A "sentence" that starts in lower case followed an abbreviation ("17 sept. in ...").
+        if same_paragraph and (not any(c.isalnum() for c in piece) or piece[:1].islower()):
             out[-1] = (out[-1][0], e)
         else:
             out.append((s, e))
