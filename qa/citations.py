@@ -156,7 +156,7 @@ def _sentences_with_refs(text: str) -> list[tuple[str, list[int]]]:
     spans = split_sentences(plain)
     refs: list[list[int]] = [[] for _ in spans]
     for offset, numbers in marks:
-        # the last sentence that starts before the marker; a marker before all text goes to the first
+        # the last sentence starting before the marker; one before all text goes to the first
         index = max((i for i, (s, _e) in enumerate(spans) if s < offset), default=0)
         if spans:
             refs[index].extend(n for n in numbers if n not in refs[index])

@@ -87,10 +87,13 @@ def main(argv: list[str] | None = None) -> int:
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from qa.settings import Settings
 
-    return Settings.from_env().replace(
+    settings = Settings.from_env().replace(
         index_dir=args.index, chroma_url=args.chroma_url, collection=args.collection,
         embedding_model=args.embedding_model, llm=args.llm, reranker=args.reranker,
     )  # fmt: skip
+    if settings.llm.startswith("openai:") and not settings.llm_api_key:
+        settings = settings.replace(llm_api_key=os.environ.get("OPENAI_API_KEY"))
+    return settings
 
 
 def _ask(pipeline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]

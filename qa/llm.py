@@ -56,9 +56,7 @@ def parse_spec(spec: str) -> tuple[str, str] | None:
     backend = backend.strip().lower()
     model = model.strip()
     if not sep or backend not in {"openai", "ollama", "hf", "llamacpp"} or not model:
-        raise ValueError(
-            f"{env_var('llm')} must be one of {', '.join(VALID_FORMS)}; got {spec!r}"
-        )
+        raise ValueError(f"{env_var('llm')} must be one of {', '.join(VALID_FORMS)}; got {spec!r}")
     return backend, model
 
 
@@ -97,12 +95,13 @@ def make_chat_model(settings: Settings, *, hf_token: str | None = None) -> BaseC
 
 def _openai(model: str, settings: Settings) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     return ChatOpenAI(
         model=model,
         base_url=settings.llm_base_url,
         # Local servers want no key, but the OpenAI client refuses to start without one.
-        api_key=settings.llm_api_key or "not-needed",
+        api_key=SecretStr(settings.llm_api_key or "not-needed"),
         timeout=settings.llm_timeout_s,
         max_retries=0,  # a retry doubles the wait for a dead server; the user can ask again
         streaming=True,
@@ -127,7 +126,8 @@ def _ollama(model: str, settings: Settings) -> BaseChatModel:
 def _huggingface(repo: str, settings: Settings, token: str | None) -> BaseChatModel:
     from langchain_huggingface import ChatHuggingFace, HuggingFaceEndpoint
 
-    endpoint = HuggingFaceEndpoint(
+    # ``model`` is filled in from ``repo_id`` by the class's own validator.
+    endpoint = HuggingFaceEndpoint(  # type: ignore[call-arg]
         repo_id=repo,
         huggingfacehub_api_token=token,
         timeout=max(1, math.ceil(settings.llm_timeout_s)),  # the field is an int

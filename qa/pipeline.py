@@ -10,12 +10,14 @@ none of them. ``build_pipeline`` is the factory that does, from ``Settings``, fo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
+from qa.citations import REFUSAL
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
 from qa.extractive import Extraction, extract_answer
 from qa.followup import rewrite_offline
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REFUSAL = "Dat staat niet in de artikelen."
 
 
 @dataclass
@@ -130,13 +131,20 @@ class Pipeline:
         from qa.generative import build_messages, stream_answer
 
         assert self.llm is not None
-        messages, used = build_messages(
-            query, hits, context_tokens=self.settings.llm_context_tokens
-        )
+        try:
+            messages, used = build_messages(
+                query, hits, context_tokens=self.settings.llm_context_tokens
+            )
+        except ValueError as err:  # the context window cannot hold even one source
+            raise LLMError(str(err)) from err
         parts: list[str] = []
+        # The client's time-out is per read; this bounds the whole answer too.
+        deadline = time.monotonic() + 4 * self.settings.llm_timeout_s
         for delta in stream_answer(self.llm, messages):
             parts.append(delta)
             yield delta
+            if time.monotonic() > deadline:
+                raise LLMError("het antwoord duurde te lang")
         used_hits = hits[:used]
         check = check_citations("".join(parts), {n: h.text for n, h in enumerate(used_hits, 1)})
         refused = check.text.strip().startswith(REFUSAL) or not check.cited

@@ -75,14 +75,31 @@ def store(settings: Settings, fake_embeddings: BagOfWordsEmbeddings):  # type: i
     s.lexical.close()
 
 
-@pytest.fixture
-def sample_pipeline(settings: Settings, fake_embeddings: BagOfWordsEmbeddings, store):  # type: ignore[no-untyped-def]
-    """A pipeline over the whole sample corpus, with the fake embedder (fast)."""
+@pytest.fixture(scope="session")
+def fake_sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus ingested once per session with the fake embedder."""
     from ingest.pipeline import ingest_paths
-    from qa.pipeline import Pipeline
+    from qa.store import open_store, spec_for
 
-    ingest_paths([SAMPLE_DIR], store=store, embeddings=fake_embeddings, settings=settings)
-    return Pipeline(settings, fake_embeddings, store)
+    folder = tmp_path_factory.mktemp("fake-sample-index")
+    s = Settings(index_dir=folder, model_cache=folder / "cache")
+    emb = BagOfWordsEmbeddings()
+    st = open_store(s, spec_for(s, emb), for_writing=True)
+    ingest_paths([SAMPLE_DIR], store=st, embeddings=emb, settings=s)
+    st.lexical.close()
+    return folder
+
+
+@pytest.fixture
+def sample_pipeline(tmp_path: Path, fake_sample_index: Path, fake_embeddings: BagOfWordsEmbeddings):  # type: ignore[no-untyped-def]
+    """A pipeline over a private copy of the whole sample corpus, with the fake embedder."""
+    from qa.pipeline import Pipeline
+    from qa.store import open_store, spec_for
+
+    folder = tmp_path / "sample-index"
+    shutil.copytree(fake_sample_index, folder)
+    s = Settings(index_dir=folder, model_cache=tmp_path / "cache")
+    return Pipeline(s, fake_embeddings, open_store(s, spec_for(s, fake_embeddings), for_writing=True))
 
 
 # --- integration: the real bundled model, built once per session ------------------------------

@@ -302,10 +302,11 @@ def test_through_the_server_the_answer_streams_and_the_passages_reach_the_prompt
 
 def test_the_stub_also_answers_without_streaming(stub: OpenAIStub) -> None:
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     stub.reply = "Poetin gaf Kim een limousine [1]."
     llm = ChatOpenAI(
-        model="stub-model", base_url=stub.base_url, api_key="x", max_retries=0, timeout=5
+        model="stub-model", base_url=stub.base_url, api_key=SecretStr("x"), max_retries=0, timeout=5
     )
     assert llm.invoke("Wat gaf Poetin?").content == stub.reply
     assert not stub.last_request.get("stream")
@@ -315,17 +316,19 @@ def test_a_dead_server_fails_fast() -> None:
     with socket.socket() as probe:  # a port that nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    llm = stub_model(f"http://127.0.0.1:{port}/v1")
     started = time.monotonic()
     with pytest.raises(LLMError, match="niet bereikbaar"):
-        list(stream_answer(stub_model(f"http://127.0.0.1:{port}/v1"), [HumanMessage("Vraag?")]))
+        list(stream_answer(llm, [HumanMessage("Vraag?")]))
     assert time.monotonic() - started < 5
 
 
 def test_a_slow_server_times_out() -> None:
     with OpenAIStub("Te laat.", delay_s=10) as slow:
+        llm = stub_model(slow.base_url, timeout_s=1)
         started = time.monotonic()
         with pytest.raises(LLMError, match="niet op tijd"):
-            list(stream_answer(stub_model(slow.base_url, timeout_s=1), [HumanMessage("Vraag?")]))
+            list(stream_answer(llm, [HumanMessage("Vraag?")]))
         elapsed = time.monotonic() - started
     assert 0.9 <= elapsed < 5
 

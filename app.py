@@ -1,0 +1,24 @@
+"""Vraagbaak's chat app, and a Hugging Face Space's entry point: ``python app.py``.
+
+Settings come from ``VRAAGBAAK_*`` variables; gradio reads GRADIO_SERVER_NAME/PORT itself.
+An empty index is first filled with the bundled sample articles (a Space's disk is not kept).
+"""
+
+import os
+
+from qa.runtime import prepare_environment
+
+prepare_environment()  # offline, no analytics: before gradio and the models are imported
+
+from ingest.pipeline import ingest_paths  # noqa: E402
+from qa.pipeline import build_pipeline  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+from qa.ui import build_demo, ensure_sample_index, launch_options  # noqa: E402
+
+settings = Settings.from_env()
+pipeline = build_pipeline(settings, hf_token=os.environ.get("HF_TOKEN"))
+ensure_sample_index(pipeline, ingest_paths)
+demo = build_demo(pipeline, ingest_files=ingest_paths, settings=settings)
+
+if __name__ == "__main__":
+    demo.launch(**launch_options(settings))

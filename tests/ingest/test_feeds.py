@@ -1,0 +1,466 @@
+"""Feeds: what gets in, what is skipped and why, duplicates, re-runs, --since, --watch, the CLI.
+
+Everything runs against the test news site on 127.0.0.1 (``tests/ingest/newsite.py``), with the
+fake embedder; one integration test uses the real bundled model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.cli import main
+from ingest.feeds import (
+    MAX_ATTEMPTS,
+    FeedRecord,
+    FeedState,
+    ItemRecord,
+    ingest_feeds,
+    parse_feed,
+    read_feeds_file,
+    state_path,
+    watch,
+)
+from ingest.pipeline import IngestSummary
+from ingest.web import FetchOptions, open_client
+from qa.settings import REPO_ROOT, Settings
+from qa.store import open_store, spec_for
+from tests.ingest.newsite import (
+    TRACKED,
+    NewsSite,
+    Route,
+    add_zwembad,
+    atom,
+    only_localhost,
+    rss,
+    standard_items,
+    standard_site,
+)
+
+QUICK = FetchOptions(connect_timeout_s=1, read_timeout_s=0.3, retries=0, backoff_s=0)
+CLI_FETCH = ["--timeout", "0.5", "--retries", "0", "--json"]
+
+
+@pytest.fixture(autouse=True)
+def _only_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    only_localhost(monkeypatch)
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    with NewsSite() as s:
+        standard_site(s)
+        yield s
+
+
+def expected_skips(site: NewsSite, timeout: str) -> set[tuple[str, str]]:
+    same = f"zelfde artikel als {site.url('/artikel/bibliotheek.html')}; één keer opgenomen"
+    return {
+        (site.url("/artikel/verdwenen.html"), "HTTP 404"),
+        (site.url("/artikel/traag.html"), f"time-out na {timeout} s"),
+        (site.url(TRACKED), same),
+        (site.url("/kort/bieb"), same),
+        (site.url("/artikel/brochure.pdf"), "geen HTML (application/pdf)"),
+        (site.url("/artikel/leeg.html"), "geen artikeltekst gevonden"),
+    }  # fmt: skip
+
+
+def good_urls(site: NewsSite) -> set[str]:
+    return {site.url(p) for p in ("/artikel/bibliotheek.html", "/artikel/fietsbrug.html",
+                                  "/artikel/markt.html")}  # fmt: skip
+
+
+def run(site, store, embeddings, settings, *, state=None, since=None, options=QUICK):  # type: ignore[no-untyped-def]
+    """One round over the site's feed, as the CLI runs it."""
+    state = state or FeedState.load(state_path(settings))
+    with open_client(options) as client:
+        summary = ingest_feeds(
+            [site.url("/feed.xml")], client=client, options=options, state=state, store=store,
+            embeddings=embeddings, settings=settings, since=since,
+        )  # fmt: skip
+    return summary, state
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+def test_rss_items_keep_guid_link_title_and_the_publishers_own_day() -> None:
+    body = rss("http://127.0.0.1:9", standard_items()).encode()
+    body = body.replace(b"Mon, 03 Mar 2025 09:00:00", b"Mon, 03 Mar 2025 00:30:00", 1)
+    feed = parse_feed(body, url="http://127.0.0.1:9/feed.xml")
+    assert feed is not None and feed.title == "Testnieuws Voorbeeldstad"
+    first = feed.items[0]
+    assert (first.key, first.link) == ("tn-001", "http://127.0.0.1:9/artikel/bibliotheek.html")
+    assert first.title == "Nieuwe bibliotheek in Voorbeeldstad"
+    assert first.date == "2025-03-03"  # 00:30 +01:00 is 2 March in UTC; the publisher's day wins
+    assert len(feed.items) == 10  # the repeated guid is still listed; ingest_feed drops it
+
+
+def test_atom_feeds_and_relative_links() -> None:
+    body = atom("", standard_items()[:1]).encode()  # a relative link: "/artikel/..."
+    feed = parse_feed(body, url="http://127.0.0.1:9/atom.xml")
+    assert feed is not None
+    assert feed.items[0].link == "http://127.0.0.1:9/artikel/bibliotheek.html"
+    assert feed.items[0].date == "2025-03-03"
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html><body><p>Geen feed</p></body></html>", b"", b"/etc/passwd", b"{}"]
+)
+def test_what_is_not_a_feed_is_recognised(body: bytes) -> None:
+    assert parse_feed(body, url="http://127.0.0.1:9/feed.xml") is None
+
+
+def test_feeds_file_takes_one_url_per_line_with_comments(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.txt"
+    path.write_text(
+        "# nieuws\nhttp://127.0.0.1:9/feed.xml\n\n  http://127.0.0.1:9/b.xml  # sport\n#uit\n",
+        encoding="utf-8",
+    )
+    assert read_feeds_file(path) == ["http://127.0.0.1:9/feed.xml", "http://127.0.0.1:9/b.xml"]
+
+
+def test_state_survives_a_round_trip_and_a_corrupt_file_starts_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "feeds-vraagbaak.json"
+    state = FeedState(path)
+    state.feeds["http://x/feed"] = FeedRecord(
+        etag='"abc"', items={"g1": ItemRecord("done", article_id="http://x/a")}
+    )
+    state.save()
+    assert FeedState.load(path).feeds == state.feeds
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp files left behind
+    path.write_text("{kapot", encoding="utf-8")
+    assert FeedState.load(path).feeds == {}
+
+
+def test_state_lives_beside_the_index_or_in_the_cache_for_a_server(tmp_path: Path) -> None:
+    local = Settings(index_dir=tmp_path / "idx", model_cache=tmp_path / "cache")
+    assert state_path(local) == tmp_path / "idx" / "feeds-vraagbaak.json"
+    server = local.replace(chroma_url="http://127.0.0.1:8000")
+    assert state_path(server).parent == tmp_path / "cache" / "feeds"
+
+
+# --- one round --------------------------------------------------------------------------------
+
+
+def test_a_feed_round_adds_the_good_articles_and_reports_the_rest(
+    site, store, fake_embeddings, settings
+):  # type: ignore[no-untyped-def]
+    summary, _ = run(site, store, fake_embeddings, settings)
+    assert summary.added == 3
+    assert {(s.path, s.reason) for s in summary.skipped} == expected_skips(site, "0.3")
+    # Each article once, under its canonical URL (redirects followed, tracking parameters gone).
+    assert set(store.articles()) == good_urls(site)
+    # The tracking-parameter duplicate was recognised without fetching it; the repeated guid too.
+    assert site.hits(TRACKED.split("#")[0]) == 0
+    assert site.hits("/artikel/bibliotheek.html") == 1
+    assert summary.chunks == store.count() > 0
+
+
+def test_stored_chunks_carry_the_url_and_the_date(site, store, fake_embeddings, settings):  # type: ignore[no-untyped-def]
+    run(site, store, fake_embeddings, settings)
+    question = fake_embeddings.embed_query("Wanneer opent de nieuwe bibliotheek in Voorbeeldstad?")
+    hits = {h.article_id: h for h in store.dense_search(question, 10)}
+    bieb = hits[site.url("/artikel/bibliotheek.html")]
+    assert (bieb.url, bieb.date, bieb.source) == (
+        site.url("/artikel/bibliotheek.html"), "2025-03-03", "Testnieuws Voorbeeldstad",
+    )  # fmt: skip
+    brug = hits[site.url("/artikel/fietsbrug.html")]
+    # The page has neither title nor date: both come from the feed item.
+    assert (brug.title, brug.date) == ("Nieuwe fietsbrug over de Voorbeeldse Vaart", "2025-04-10")
+    assert brug.url == site.url("/artikel/fietsbrug.html")  # the final URL after the redirect
+
+
+def test_an_answer_cites_the_articles_url_and_date(site, store, fake_embeddings, settings):  # type: ignore[no-untyped-def]
+    pipeline_module = pytest.importorskip("qa.pipeline")
+    run(site, store, fake_embeddings, settings)
+    pipeline = pipeline_module.Pipeline(settings, fake_embeddings, store)
+    answer = pipeline.ask("Wanneer opent de nieuwe bibliotheek in Voorbeeldstad?")
+    assert not answer.refused, answer
+    assert answer.sources[0].url == site.url("/artikel/bibliotheek.html")
+    assert answer.sources[0].date == "2025-03-03"
+
+
+def test_a_rerun_is_a_no_op_when_the_feed_did_not_change(site, store, fake_embeddings, settings):  # type: ignore[no-untyped-def]
+    run(site, store, fake_embeddings, settings)
+    chunks = store.count()
+    site.clear_log()
+    summary, _ = run(site, store, fake_embeddings, settings)
+    assert (summary.added, summary.updated, summary.unchanged, summary.skipped) == (0, 0, 0, [])
+    assert [n.reason for n in summary.notes] == ["feed ongewijzigd sinds de vorige keer (HTTP 304)"]
+    assert site.paths() == ["/feed.xml"]
+    assert site.requests[0].headers.get("If-None-Match")
+    assert store.count() == chunks
+
+
+def test_only_new_items_are_fetched_and_transient_failures_get_another_try(
+    site, store, fake_embeddings, settings
+):  # type: ignore[no-untyped-def]
+    run(site, store, fake_embeddings, settings)
+    add_zwembad(site)
+    site.clear_log()
+    summary, _ = run(site, store, fake_embeddings, settings)
+    assert summary.added == 1
+    assert summary.article_ids == [site.url("/artikel/zwembad.html")]
+    # The changed feed, the new article, and the page that timed out last time: nothing else.
+    assert sorted(site.paths()) == ["/artikel/traag.html", "/artikel/zwembad.html", "/feed.xml"]
+
+
+def test_without_conditional_requests_seen_items_are_still_not_fetched_again(
+    site, store, fake_embeddings, settings
+):  # type: ignore[no-untyped-def]
+    site.feed("/feed.xml", standard_items(), conditional=False)
+    site.routes["/artikel/traag.html"] = Route(fail_first=99)  # a 503 that does not go away
+    for attempt in range(1, MAX_ATTEMPTS + 2):
+        site.clear_log()
+        summary, _ = run(site, store, fake_embeddings, settings)
+        expected = ["/feed.xml"] + (["/artikel/traag.html"] if attempt <= MAX_ATTEMPTS else [])
+        if attempt == 1:
+            assert summary.added == 3
+            continue
+        assert sorted(site.paths()) == sorted(expected), attempt
+        assert summary.added == 0
+
+
+def test_since_leaves_older_items_out_until_a_run_reaches_further_back(
+    site, store, fake_embeddings, settings
+):  # type: ignore[no-untyped-def]
+    summary, _ = run(site, store, fake_embeddings, settings, since="2025-03-01")
+    assert summary.added == 2
+    assert site.hits("/artikel/markt.html") == 0  # published 14 February
+    assert site.hits("/artikel/brochure.pdf") == 0  # 28 February: not even tried
+    assert [n.reason for n in summary.notes] == ["3 item(s) van vóór 2025-03-01 genegeerd"]
+    again, _ = run(site, store, fake_embeddings, settings, since="2025-03-01")
+    assert again.added == 0 and site.hits("/feed.xml") == 2
+    further, _ = run(site, store, fake_embeddings, settings)  # no --since: the feed again, fully
+    assert further.added == 1
+    assert further.article_ids == [site.url("/artikel/markt.html")]
+    assert site.hits("/artikel/bibliotheek.html") == 1  # what was done stays done
+
+
+def test_items_whose_articles_left_the_index_are_fetched_again(
+    site, store, fake_embeddings, settings
+):  # type: ignore[no-untyped-def]
+    _, state = run(site, store, fake_embeddings, settings)
+    store.delete_article(site.url("/artikel/markt.html"))  # e.g. the collection was rebuilt
+    summary, _ = run(site, store, fake_embeddings, settings, state=state)
+    assert summary.added == 1
+    assert summary.article_ids == [site.url("/artikel/markt.html")]
+
+
+# --- keeping it fresh -------------------------------------------------------------------------
+
+
+def test_watch_picks_up_new_items_and_a_running_app_sees_them(
+    site, store, fake_embeddings, settings
+):  # type: ignore[no-untyped-def]
+    run(site, store, fake_embeddings, settings)  # the index an app is serving
+    app_store = open_store(settings, spec_for(settings, fake_embeddings))
+    state = FeedState.load(state_path(settings))
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 1:
+            add_zwembad(site)  # news arrives while the watcher sleeps
+        else:
+            raise KeyboardInterrupt  # Ctrl-C
+
+    def one_round() -> IngestSummary:
+        return run(site, store, fake_embeddings, settings, state=state)[0]
+
+    total, rounds = watch(one_round, interval_s=120, sleep=nap)
+    assert (rounds, naps) == (2, [120, 120])
+    assert total.added == 1 and total.article_ids == [site.url("/artikel/zwembad.html")]
+    assert app_store.refresh_if_changed()
+    question = fake_embeddings.embed_query("Wanneer gaat zwembad De Spetter weer open?")
+    assert site.url("/artikel/zwembad.html") in {h.url for h in app_store.dense_search(question, 5)}
+
+
+def test_watch_refuses_a_nonsense_interval() -> None:
+    with pytest.raises(ValueError, match="must be > 0, got 0"):
+        watch(IngestSummary, interval_s=0)
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, fake_embeddings, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``main`` with the fake embedder and a private model cache; returns (code, json, stderr)."""
+    monkeypatch.setattr("qa.embeddings.load_embeddings", lambda settings: fake_embeddings)
+    monkeypatch.setenv("VRAAGBAAK_MODEL_CACHE", str(tmp_path / "cache"))
+
+    def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        lines = out.strip().splitlines()
+        return code, json.loads(lines[-1]) if lines else {}, err
+
+    return call
+
+
+def test_cli_feed_adds_reports_and_is_a_no_op_the_second_time(site, cli, capsys, tmp_path):  # type: ignore[no-untyped-def]
+    index = str(tmp_path / "index")
+    argv = ["--feed", site.url("/feed.xml"), "--index", index, *CLI_FETCH]
+    code, summary, _ = cli(capsys, *argv)
+    assert code == 0
+    assert summary["added"] == 3
+    assert {(s["path"], s["reason"]) for s in summary["skipped"]} == expected_skips(site, "0.5")
+    assert (tmp_path / "index" / "feeds-vraagbaak.json").is_file()
+
+    site.clear_log()
+    code, summary, _ = cli(capsys, *argv)
+    assert code == 0
+    assert (summary["added"], summary["updated"], summary["skipped"]) == (0, 0, [])
+    assert summary["chunks"] > 0
+    assert site.paths() == ["/feed.xml"]
+
+
+def test_cli_reads_several_feeds_from_a_file_and_urls_from_the_command_line(
+    site, cli, capsys, tmp_path
+):  # type: ignore[no-untyped-def]
+    site.page("/atom.xml", atom(site.base_url, standard_items()[4:5]),
+              content_type="application/atom+xml")  # fmt: skip
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text(f"# twee feeds\n{site.url('/atom.xml')}\n{site.url('/nergens.xml')}  # weg\n")
+    code, summary, _ = cli(
+        capsys, site.url("/artikel/markt.html?utm_source=x"), "--feeds-file", str(feeds),
+        "--index", str(tmp_path / "index"), *CLI_FETCH,
+    )  # fmt: skip
+    assert code == 0
+    assert summary["added"] == 2  # markt (a URL) and fietsbrug (from the Atom feed)
+    assert summary["skipped"] == [
+        {"path": site.url("/nergens.xml"), "reason": "feed niet opgehaald: HTTP 404"}
+    ]
+
+
+def test_cli_exit_code_is_1_when_nothing_could_be_ingested(site, cli, capsys, tmp_path):  # type: ignore[no-untyped-def]
+    code, summary, _ = cli(
+        capsys, site.url("/artikel/verdwenen.html"), "--index", str(tmp_path / "i"), *CLI_FETCH
+    )
+    assert code == 1
+    assert summary["skipped"] == [
+        {"path": site.url("/artikel/verdwenen.html"), "reason": "HTTP 404"}
+    ]
+
+
+def test_cli_reset_forgets_the_feed_state_with_the_index(site, cli, capsys, tmp_path):  # type: ignore[no-untyped-def]
+    argv = ["--feed", site.url("/feed.xml"), "--index", str(tmp_path / "index"), *CLI_FETCH]
+    cli(capsys, *argv)
+    code, summary, _ = cli(capsys, *argv, "--reset")
+    assert code == 0 and summary["added"] == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--feed", "http://127.0.0.1:9/f", "--since", "gisteren"], "--since verwacht een datum"),
+        (["--feed", "http://127.0.0.1:9/f", "--watch", "0"], "--watch moet meer dan 0 minuten"),
+        (["http://127.0.0.1:9/a", "--watch", "5"], "--watch werkt alleen met --feed"),
+        (["--feed", "http://127.0.0.1:9/f", "--timeout", "-1"], "--timeout moet meer dan 0"),
+        (["--feed", "http://127.0.0.1:9/f", "--max-page-mb", "0"], "--max-page-mb moet meer"),
+        (["--feeds-file", "/bestaat/niet.txt"], "kan /bestaat/niet.txt niet lezen"),
+        ([], "Geef minstens één bestand, map, URL of feed op"),
+    ],
+)
+def test_cli_bad_flags_end_with_one_clear_line(cli, capsys, tmp_path, argv, message):  # type: ignore[no-untyped-def]
+    code, _, err = cli(capsys, *argv, "--index", str(tmp_path / "i"))
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+# --- the real command, in its own process -----------------------------------------------------
+
+# The real entry point with one change: the fake embedder instead of loading a model.
+_FAKE_MODEL_MAIN = (
+    "import sys, qa.embeddings as e\n"
+    "from langchain_core.embeddings import DeterministicFakeEmbedding\n"
+    "e.load_embeddings = lambda settings: DeterministicFakeEmbedding(size=64)\n"
+    "from ingest.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(NO_PROXY="127.0.0.1", VRAAGBAAK_MODEL_CACHE=str(tmp_path / "cache"),
+               PYTHONPATH=str(REPO_ROOT))  # fmt: skip
+    return env
+
+
+def test_the_command_in_a_subprocess(site: NewsSite, tmp_path: Path) -> None:
+    argv = [sys.executable, "-c", _FAKE_MODEL_MAIN, "--feed", site.url("/feed.xml"),
+            "--index", str(tmp_path / "index"), *CLI_FETCH]  # fmt: skip
+    first = subprocess.run(argv, capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    assert summary["added"] == 3 and len(summary["skipped"]) == 6
+    assert "overgeslagen: " + site.url("/artikel/verdwenen.html") + ": HTTP 404" in first.stderr
+
+    again = subprocess.run(argv, capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout.strip().splitlines()[-1])
+    assert (summary["added"], summary["skipped"]) == (0, [])
+
+
+def test_watch_in_a_subprocess_stops_cleanly_on_ctrl_c(site: NewsSite, tmp_path: Path) -> None:
+    argv = [sys.executable, "-c", _FAKE_MODEL_MAIN, "--feed", site.url("/feed.xml"),
+            "--index", str(tmp_path / "index"), "--watch", "0.01", *CLI_FETCH]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path)
+    )
+    try:
+        assert proc.stderr is not None
+        lines = []
+        for line in proc.stderr:  # wait for the first round to finish
+            lines.append(line)
+            if "ronde 1:" in line:
+                break
+        assert "ronde 1: toegevoegd 3" in lines[-1], "".join(lines)
+        add_zwembad(site)
+        for line in proc.stderr:
+            lines.append(line)
+            if "ronde 2:" in line or "ronde 3:" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, "".join(lines) + err
+    assert "Gestopt na" in err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["added"] == 4
+    assert site.hits("/artikel/zwembad.html") == 1
+
+
+@pytest.mark.integration
+def test_python_m_ingest_with_the_real_model_then_an_answer_cites_url_and_date(
+    site: NewsSite, tmp_path: Path, real_embeddings, model_cache: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from qa.pipeline import Pipeline
+
+    env = _env(tmp_path) | {"VRAAGBAAK_MODEL_CACHE": str(model_cache)}
+    argv = [sys.executable, "-m", "ingest", "--feed", site.url("/feed.xml"),
+            "--index", str(tmp_path / "index"), *CLI_FETCH]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600,
+                          cwd=REPO_ROOT)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["added"] == 3
+
+    settings = Settings(index_dir=tmp_path / "index", model_cache=model_cache)
+    store = open_store(settings, spec_for(settings, real_embeddings))
+    answer = Pipeline(settings, real_embeddings, store).ask(
+        "Wanneer opent de nieuwe bibliotheek in Voorbeeldstad?"
+    )
+    assert not answer.refused, answer
+    assert answer.sources[0].url == site.url("/artikel/bibliotheek.html")
+    assert answer.sources[0].date == "2025-03-03"
