@@ -250,7 +250,7 @@ class _progress_bar:  # noqa: N801 - used as a context manager
             self.bar.close()
 
 
-def _print_summary(summary, *, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(summary: IngestSummary, *, as_json: bool) -> None:
     lines = [
         f"Toegevoegd: {summary.added}, bijgewerkt: {summary.updated}, "
         f"ongewijzigd: {summary.unchanged}, overgeslagen: {len(summary.skipped)}"

@@ -35,10 +35,10 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin
 
 from ingest.pipeline import IngestSummary, ingest_articles
@@ -123,7 +123,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "") -> Feed | None:
     return Feed(title=title, items=tuple(items))
 
 
-def _entry_date(entry: dict) -> str | None:  # type: ignore[type-arg]
+def _entry_date(entry: Mapping[str, Any]) -> str | None:
     # The raw string first: it keeps the publisher's own calendar day, where feedparser's
     # *_parsed fields are in UTC (a 00:30 +01:00 item would move to the day before).
     for key in ("published", "updated", "created"):
@@ -185,6 +185,8 @@ class FeedState:
         round that fetches every item again, which ingest's idempotence makes harmless)."""
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
+            if raw.get("version") != STATE_VERSION:
+                raise ValueError(f"version {raw.get('version')!r}, expected {STATE_VERSION}")
             feeds = {
                 url: FeedRecord(
                     etag=rec.get("etag"),
@@ -318,10 +320,11 @@ def ingest_feed(
     articles, skipped = collect_articles((item.link, result) for item, result in results)
 
     # 4. write
-    written = ingest_articles(articles, store=store, embeddings=embeddings, settings=settings)
-    written.skipped = skipped + written.skipped
-    merge_summary(summary, written)
-    in_index.update(written.article_ids)
+    summary.skipped.extend(skipped)
+    if articles:
+        written = ingest_articles(articles, store=store, embeddings=embeddings, settings=settings)
+        merge_summary(summary, written)
+        in_index.update(written.article_ids)
 
     # 5. remember
     for item, result in results:

@@ -116,7 +116,10 @@ class Failed(Skipped):
 
 
 def open_client(options: FetchOptions) -> httpx.Client:
-    """An httpx client configured by ``options``; close it (or use it in ``with``) when done."""
+    """An httpx client configured by ``options``; close it (or use it in ``with``) when done.
+
+    Proxies set in the usual environment variables (``HTTPS_PROXY``, ``NO_PROXY``) are honoured.
+    """
     import httpx
 
     return httpx.Client(
@@ -176,7 +179,7 @@ def _fetch_once(
                 raise FetchError(_too_big(options.max_bytes), transient=False)
             parts: list[bytes] = []
             size = 0
-            for part in response.iter_bytes():
+            for part in response.iter_bytes():  # decompressed: the cap is on what we keep
                 size += len(part)
                 if size > options.max_bytes:
                     raise FetchError(_too_big(options.max_bytes), transient=False)

@@ -61,7 +61,7 @@ PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
 
 _WEIGHTS_FILE = "e5-small-q4.bin"
 _MARKER = "vraagbaak-complete.json"  # written last, inside the temp folder, before the rename
-_STALE_TEMP_SECONDS = 3600  # a conversion takes seconds; older temp folders are crash leftovers
+_STALE_TEMP_SECONDS = 600  # a live conversion writes into its folder every few seconds
 _META = "\u2581"  # SentencePiece's metaspace, which stands for a space inside pieces
 _Q4_BLOCK = 32
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -149,6 +150,7 @@ class Record:
     retrieved: tuple[str, ...]  # article ids in rank order
     cited: tuple[str, ...]  # article ids of the cited sources
     latency_ms: float = 0.0
+    query: str = ""  # what was searched for (a follow-up rewritten as a standalone question)
 
     @classmethod
     def of(cls, question: Question, answer: Answer, latency_ms: float) -> Record:
@@ -156,6 +158,7 @@ class Record:
         return cls(
             question=question, answer=answer.answer, refused=answer.refused,
             retrieved=tuple(answer.retrieved), cited=tuple(cited), latency_ms=latency_ms,
+            query=answer.query,
         )  # fmt: skip
 
 
@@ -303,10 +306,15 @@ def run_eval(pipeline: Asker, questions: Path, *, out: Path | None, as_json: boo
     items = load_questions(questions)
     # 2. ask, timed
     records = []
-    for question in items:
+    progress = sys.stderr.isatty()  # a run can take minutes; show where it is, but not in logs
+    for number, question in enumerate(items, start=1):
+        if progress:
+            print(f"\r{number}/{len(items)}", end="", file=sys.stderr, flush=True)
         start = time.perf_counter()
         answer = pipeline.ask(question.q, question.history)
         records.append(Record.of(question, answer, (time.perf_counter() - start) * 1000))
+    if progress:
+        print("\r", end="", file=sys.stderr)
     # 3. judge and aggregate
     verdicts = [judge(r) for r in records]
     metrics = score(records)
@@ -328,6 +336,7 @@ def result_json(record: Record, verdict: Verdict) -> dict[str, Any]:
     return {
         "q": q.q,
         "history": list(q.history),
+        "query": record.query,
         "doc": q.doc,
         "refuse": q.refuse,
         "answer": record.answer,

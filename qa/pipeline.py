@@ -79,9 +79,9 @@ class Pipeline:
         # 2. follow-ups become standalone queries
         query = self.rewrite(question, history, warnings)
         # 3. retrieve
-        hits = self.retriever.retrieve(query, k=self.settings.top_k, filters=filters)
-        # 4. the offline answer: the answer without an LLM, and the fallback with one
         vector = query_vector(self.embeddings, query)
+        hits = self.retriever.retrieve(query, k=self.settings.top_k, filters=filters, vector=vector)
+        # 4. the offline answer: the answer without an LLM, and the fallback with one
         extraction = extract_answer(
             query, hits, query_vector=vector, encode=self._encode_sentences,
             doc_freq=self._doc_freq,

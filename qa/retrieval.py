@@ -78,11 +78,16 @@ class HybridRetriever:
         self.per_article = per_article
         self.reranker = reranker
 
-    def retrieve(self, query: str, k: int = 6, filters: Filters = Filters()) -> list[Hit]:
+    def retrieve(
+        self, query: str, k: int = 6, filters: Filters = Filters(),
+        vector: Sequence[float] | None = None,
+    ) -> list[Hit]:  # fmt: skip
+        """The ``k`` best chunks; pass ``vector`` when the query is already embedded."""
         if k <= 0:
             raise ValueError(f"k must be > 0, got {k}")
         # 1. both searches
-        vector = query_vector(self.embeddings, query)
+        if vector is None:
+            vector = query_vector(self.embeddings, query)
         dense = self.store.dense_search(vector, self.candidates, **filters.kwargs())
         lexical = self.store.lexical_search(analyze(query), self.candidates, **filters.kwargs())
         # 2. reciprocal rank fusion

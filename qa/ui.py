@@ -111,8 +111,15 @@ def escape_text(text: str) -> str:
 
     The chatbot renders Markdown and then sanitises HTML; escaping both means that
     ``<img src=x onerror=...>`` and ``**`` in an article or an answer show up literally."""
-    lines = [line.strip() for line in text.replace("\r\n", "\n").split("\n")]
-    text = "\n".join(lines)  # indented lines would become code blocks
+    return _defuse(_unindent(text))
+
+
+def _unindent(text: str) -> str:
+    # Indented lines would become Markdown code blocks.
+    return "\n".join(line.strip() for line in text.replace("\r\n", "\n").split("\n"))
+
+
+def _defuse(text: str) -> str:
     text = _MD_INLINE.sub(r"\\\1", text)
     text = _MD_LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", text)
     return html.escape(text, quote=False)
@@ -126,17 +133,18 @@ def source_anchor(turn: int, n: int) -> str:
 def render_cited_text(text: str, sources: Sequence[int], turn: int) -> str:
     """Answer text for the chat, escaped, with each ``[n]`` of a known source a link to it."""
     known = set(sources)
+    text = _unindent(text)
     out: list[str] = []
     pos = 0
     for m in _MARKER.finditer(text):
-        out.append(escape_text(text[pos : m.start()]))
+        out.append(_defuse(text[pos : m.start()]))
         n = int(m[1])
         if n in known:
             out.append(f'<a href="#{source_anchor(turn, n)}" class="vb-cite">\\[{n}\\]</a>')
         else:
-            out.append(escape_text(m[0]))
+            out.append(_defuse(m[0]))
         pos = m.end()
-    out.append(escape_text(text[pos:]))
+    out.append(_defuse(text[pos:]))
     return "".join(out)
 
 
@@ -383,7 +391,7 @@ class ChatApp:
             chat.append({"role": "user", "content": render_user(question)})
         chat.append({"role": "assistant", "content": THINKING})
         index = len(chat) - 1
-        yield ChatUpdate("", chat, questions, panels, sources, self.initial_status)
+        yield ChatUpdate("", list(chat), questions, panels, sources, self.initial_status)
 
         final: Answer | None = None
         parts: list[str] = []
@@ -394,7 +402,7 @@ class ChatApp:
                     continue
                 parts.append(event)
                 chat[index] = {"role": "assistant", "content": escape_text("".join(parts))}
-                yield ChatUpdate("", chat, questions, panels, sources, self.initial_status)
+                yield ChatUpdate("", list(chat), questions, panels, sources, self.initial_status)
         except Exception as err:  # noqa: BLE001 - every failure becomes a Dutch message
             if not isinstance(err, VraagbaakError):
                 log.exception("the chat failed on %r", question)
@@ -610,10 +618,10 @@ def build_demo(
                 with gr.Row(equal_height=True):
                     textbox = gr.Textbox(
                         placeholder=PLACEHOLDER, show_label=False, lines=1, max_lines=4,
-                        scale=5, autofocus=True, elem_id="vraag",
+                        scale=4, autofocus=True, container=False, elem_id="vraag",
                     )  # fmt: skip
-                    send = gr.Button("Verstuur", variant="primary", scale=1, min_width=110)
-                    clear = gr.Button("Nieuw gesprek", scale=1, min_width=140)
+                    send = gr.Button("Verstuur", variant="primary", scale=0, min_width=120)
+                    clear = gr.Button("Nieuw gesprek", scale=0, min_width=150)
                 examples = gr.Examples(
                     [[q] for q in EXAMPLES], inputs=[textbox], label="Voorbeeldvragen"
                 )
@@ -645,6 +653,7 @@ def build_demo(
             app.respond, chat_inputs, chat_outputs, show_progress="hidden", **private
         )
         clear.click(app.new_chat, None, chat_outputs, queue=False, **private)
+        chatbot.clear(app.new_chat, None, chat_outputs, queue=False, **private)
 
         def select(panels_value: dict[int, str], evt: gr.SelectData) -> str:
             return app.show_sources(panels_value, evt.index)

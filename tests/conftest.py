@@ -99,7 +99,9 @@ def sample_pipeline(tmp_path: Path, fake_sample_index: Path, fake_embeddings: Ba
     folder = tmp_path / "sample-index"
     shutil.copytree(fake_sample_index, folder)
     s = Settings(index_dir=folder, model_cache=tmp_path / "cache")
-    return Pipeline(s, fake_embeddings, open_store(s, spec_for(s, fake_embeddings), for_writing=True))
+    return Pipeline(
+        s, fake_embeddings, open_store(s, spec_for(s, fake_embeddings), for_writing=True)
+    )
 
 
 # --- integration: the real bundled model, built once per session ------------------------------

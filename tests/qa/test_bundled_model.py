@@ -308,3 +308,15 @@ def test_publish_keeps_a_finished_folder_and_replaces_an_unfinished_one(tmp_path
     bundled_model._publish(second, target)
     assert (target / "model.safetensors").read_text() == "second"
     assert sorted(p.name for p in tmp_path.iterdir()) == [FOLDER_NAME]
+
+
+def test_only_old_temp_folders_are_cleaned_up(tmp_path: Path) -> None:
+    old, live = tmp_path / f".{FOLDER_NAME}.old.tmp", tmp_path / f".{FOLDER_NAME}.live.tmp"
+    for folder in (old, live):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"half")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+
+    bundled_model._remove_stale_temp_folders(tmp_path / FOLDER_NAME)
+    assert not old.exists() and live.exists()  # a live one may belong to another process
