@@ -163,9 +163,7 @@ def ingest_articles(
 
 def prune_missing(store: ChunkStore) -> int:
     """Drop articles whose source file is gone. Returns how many were dropped."""
-    gone = [
-        s.article_id for s in store.articles().values() if s.path and not Path(s.path).exists()
-    ]
+    gone = [s.article_id for s in store.articles().values() if s.path and not Path(s.path).exists()]
     for article_id in gone:
         store.delete_article(article_id)
     return len(gone)

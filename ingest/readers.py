@@ -166,7 +166,20 @@ def first_sentence(text: str, limit: int = 120) -> str:
 _MONTHS = {
     m: i + 1
     for i, m in enumerate(
-        "januari februari maart april mei juni juli augustus september oktober november december".split()
+        [
+            "januari",
+            "februari",
+            "maart",
+            "april",
+            "mei",
+            "juni",
+            "juli",
+            "augustus",
+            "september",
+            "oktober",
+            "november",
+            "december",
+        ]
     )
 }
 
@@ -246,7 +259,11 @@ def _read_markdown(text: str) -> dict[str, Any]:
     body = re.sub(r"^#{1,6}\s+", "", text, flags=re.M)  # sub-headings become plain lines
     body = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", body)  # links keep their text
     body = re.sub(r"(\*\*|__|`)", "", body)
-    return {**{k: meta.get(k) for k in ("date", "source", "url", "id") if meta.get(k)}, "title": title, "text": body}
+    return {
+        **{k: meta.get(k) for k in ("date", "source", "url", "id") if meta.get(k)},
+        "title": title,
+        "text": body,
+    }
 
 
 def _read_html(text: str) -> dict[str, Any]:
@@ -254,7 +271,11 @@ def _read_html(text: str) -> dict[str, Any]:
 
     try:
         extracted = trafilatura.bare_extraction(
-            text, output_format="python", with_metadata=True, include_comments=False
+            text,
+            with_metadata=True,
+            include_comments=False,
+            # The publication date only: not a date mentioned somewhere in the text.
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
     except Exception:  # trafilatura raises many kinds on broken markup  # noqa: BLE001
         extracted = None
@@ -306,7 +327,9 @@ def _records(records: list[tuple[str, Any]], base: dict[str, Any]) -> list[Resul
         if not isinstance(record, dict):
             out.append(Skipped(f"{path}:{where}", "geen object met een 'text'-veld"))
             continue
-        fields = {k: v for k, v in record.items() if k in {"title", "date", "source", "url", "text"}}
+        fields = {
+            k: v for k, v in record.items() if k in {"title", "date", "source", "url", "text"}
+        }
         given = record.get("id")
         rid = str(given).strip() if given not in (None, "") else f"{base['id']}#{where.split()[-1]}"
         article = _article({**fields, "id": rid, "path": path, "notes": base["notes"]})

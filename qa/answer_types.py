@@ -68,11 +68,33 @@ def expected_type(question: str) -> AnswerType | None:
     return None
 
 
-_MONTHS = (
-    "januari februari maart april mei juni juli augustus september oktober november december "
-    "jan feb mrt apr jun jul aug sep sept okt nov dec"
-).split()
-_DAYS = "maandag dinsdag woensdag donderdag vrijdag zaterdag zondag".split()
+_MONTHS = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mrt",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "okt",
+    "nov",
+    "dec",
+]
+_DAYS = ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"]
 _RELATIVE = (
     r"gisteren|vandaag|morgen|eergisteren|overmorgen|vorig jaar|vorige (week|maand|eeuw)|"
     r"volgend jaar|volgende (week|maand)|dit jaar|deze week|vanavond|vanochtend|vannacht|"
@@ -83,12 +105,53 @@ _DATE = re.compile(
     r"\b(1[0-9]{3}|20[0-9]{2})\b|\b\d{1,2}[-/.]\d{1,2}([-/.]\d{2,4})?\b|\b\d{1,2}[:.]\d{2}\s*uur\b|"
     r"\b(" + "|".join(_MONTHS + _DAYS) + r")\b|\b(" + _RELATIVE + r")\b"
 )
-_NUMBER_WORDS = (
-    "een twee drie vier vijf zes zeven acht negen tien elf twaalf dertien veertien vijftien "
-    "zestien zeventien achttien negentien twintig dertig veertig vijftig zestig zeventig tachtig "
-    "negentig honderd duizend miljoen miljard tientallen honderden duizenden dozijn half helft "
-    "dubbel procent anderhalf eerste tweede derde vierde vijfde"
-).split()
+_NUMBER_WORDS = [
+    "een",
+    "twee",
+    "drie",
+    "vier",
+    "vijf",
+    "zes",
+    "zeven",
+    "acht",
+    "negen",
+    "tien",
+    "elf",
+    "twaalf",
+    "dertien",
+    "veertien",
+    "vijftien",
+    "zestien",
+    "zeventien",
+    "achttien",
+    "negentien",
+    "twintig",
+    "dertig",
+    "veertig",
+    "vijftig",
+    "zestig",
+    "zeventig",
+    "tachtig",
+    "negentig",
+    "honderd",
+    "duizend",
+    "miljoen",
+    "miljard",
+    "tientallen",
+    "honderden",
+    "duizenden",
+    "dozijn",
+    "half",
+    "helft",
+    "dubbel",
+    "procent",
+    "anderhalf",
+    "eerste",
+    "tweede",
+    "derde",
+    "vierde",
+    "vijfde",
+]
 _NUMBER = re.compile(r"\d|\b(" + "|".join(w for w in _NUMBER_WORDS if w != "een") + r")\w*\b")
 _MONEY = re.compile(
     r"[€$£]|\b(euro|eurocent|dollar|dollars|gulden|frank|franken|pond|roebel|roebels|yen|"

@@ -116,5 +116,5 @@ def _ask(pipeline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-
         mark = "*" if s.n in answer.cited else " "
         print(f"{mark}[{s.n}] {s.title}" + (f" ({meta})" if meta else ""))
         if s.highlight:
-            print(f"     \"{s.text[s.highlight[0] : s.highlight[1]]}\"")
+            print(f'     "{s.text[s.highlight[0] : s.highlight[1]]}"')
     return 0

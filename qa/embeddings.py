@@ -148,7 +148,9 @@ def _from_hub(model_id: str) -> Any:
     try:
         return _sentence_transformer(model_id, local_only=False)
     except Exception as err:  # noqa: BLE001
-        raise ModelUnavailableError(f"Het model '{model_id}' kon niet geladen worden: {err}") from err
+        raise ModelUnavailableError(
+            f"Het model '{model_id}' kon niet geladen worden: {err}"
+        ) from err
 
 
 def _hub_reachable(timeout_s: float = 3.0) -> bool:

@@ -29,7 +29,15 @@ MAX_ANSWER_CHARS = 330
 DENSE_RERANK = 8
 
 # Weights and thresholds, tuned on the project's own eval set (eval/questions.jsonl).
-W_LEX, W_CONTEXT, W_BIGRAM, W_ORDER, W_DENSE, W_PASSAGE, W_TYPE = 1.0, 0.25, 0.35, 0.2, 1.2, 0.4, 0.5
+W_LEX, W_CONTEXT, W_BIGRAM, W_ORDER, W_DENSE, W_PASSAGE, W_TYPE = (
+    1.0,
+    0.25,
+    0.35,
+    0.2,
+    1.2,
+    0.4,
+    0.5,
+)
 MIN_SCORE = 0.95
 MIN_LEX = 0.2
 
@@ -173,14 +181,14 @@ def _bigrams(seq: Sequence[str]) -> set[tuple[str, str]]:
 
 def _order_agreement(q_terms: Sequence[str], s_terms: Sequence[str]) -> float:
     """Share of pairs of question terms that appear in the same order in the sentence."""
-    first = {}
+    first: dict[str, int] = {}
     for pos, t in enumerate(s_terms):
         first.setdefault(t, pos)
     matched = [t for t in q_terms if t in first]
     pairs = [(a, b) for i, a in enumerate(matched) for b in matched[i + 1 :]]
     if not pairs:
         return 0.0
-    return sum(1 for a, b in pairs if first[a] < first[b]) / len(pairs)
+    return sum(1.0 for a, b in pairs if first[a] < first[b]) / len(pairs)
 
 
 _QUESTION_WORDS = {"wie", "wat", "waar", "wanneer", "waarom", "hoe", "hoeveel", "welk", "welke"}

@@ -21,7 +21,7 @@ from qa.citations import REFUSAL
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
 from qa.extractive import Extraction, extract_answer
 from qa.followup import rewrite_offline
-from qa.retrieval import Filters, HybridRetriever, Reranker, query_vector
+from qa.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
 from qa.settings import Settings
 from qa.store import ChunkStore
 from qa.types import Answer, Hit, Source
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -53,7 +52,7 @@ class Pipeline:
         return "offline" if self.llm is None else self.settings.llm
 
     def ask(
-        self, question: str, history: Sequence[str] = (), filters: Filters = Filters()
+        self, question: str, history: Sequence[str] = (), filters: Filters = NO_FILTERS
     ) -> Answer:
         """The whole answer at once (the CLI, the API and the eval use this)."""
         final: Answer | None = None
@@ -64,7 +63,7 @@ class Pipeline:
         return final
 
     def stream(
-        self, question: str, history: Sequence[str] = (), filters: Filters = Filters()
+        self, question: str, history: Sequence[str] = (), filters: Filters = NO_FILTERS
     ) -> Iterator[str | Answer]:
         """Text deltas while an LLM writes, then always the final, checked ``Answer``."""
         # 1. validate
@@ -95,7 +94,9 @@ class Pipeline:
             yield from self._generate(question, query, hits, history, warnings)
         except LLMError as err:
             log.warning("LLM failed, falling back to the offline answer: %s", err)
-            notice = f"Het taalmodel gaf geen antwoord ({err}); dit is het antwoord uit de artikelen."
+            notice = (
+                f"Het taalmodel gaf geen antwoord ({err}); dit is het antwoord uit de artikelen."
+            )
             yield _with_warnings(offline, [*warnings, notice])
 
     def validate(self, question: str) -> str:
@@ -181,7 +182,9 @@ def offline_answer(query: str, hits: Sequence[Hit], extraction: Extraction) -> A
         _source(n, h, highlight if n == 1 else None) for n, h in enumerate(ordered, start=1)
     )
     if extraction.refused:
-        text = f"{REFUSAL} ({extraction.reason}.) Dit zijn de artikelen die er het dichtst bij komen."
+        text = (
+            f"{REFUSAL} ({extraction.reason}.) Dit zijn de artikelen die er het dichtst bij komen."
+        )
         return Answer(text, True, query, sources, (), (), "offline", retrieved)
     return Answer(f"{extraction.text} [1]", False, query, sources, (1,), (), "offline", retrieved)
 

@@ -40,12 +40,15 @@ class Filters:
         }
 
 
+NO_FILTERS = Filters()
+
+
 class Reranker(Protocol):
     def score(self, query: str, passages: Sequence[str]) -> list[float]: ...
 
 
 class CrossEncoderReranker:
-    """A sentence-transformers cross-encoder (hub id or folder), e.g. a multilingual MS MARCO one."""
+    """A sentence-transformers cross-encoder (a hub id or a folder)."""
 
     def __init__(self, model_name: str) -> None:
         from sentence_transformers import CrossEncoder
@@ -79,7 +82,7 @@ class HybridRetriever:
         self.reranker = reranker
 
     def retrieve(
-        self, query: str, k: int = 6, filters: Filters = Filters(),
+        self, query: str, k: int = 6, filters: Filters = NO_FILTERS,
         vector: Sequence[float] | None = None,
     ) -> list[Hit]:  # fmt: skip
         """The ``k`` best chunks; pass ``vector`` when the query is already embedded."""
@@ -102,7 +105,11 @@ class HybridRetriever:
         for hit in self.store.get_hits(missing, query_vector=vector):
             hits[hit.chunk_id] = hit
         ranked = sorted(
-            (dataclasses.replace(hits[cid], score=score) for cid, score in fused.items() if cid in hits),
+            (
+                dataclasses.replace(hits[cid], score=score)
+                for cid, score in fused.items()
+                if cid in hits
+            ),
             key=lambda h: h.score,
             reverse=True,
         )

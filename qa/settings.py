@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL = "bundled:multilingual-e5-small"
@@ -66,7 +67,8 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed; ``None`` values (unset CLI flags) are ignored."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        kept: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **kept)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -681,10 +681,9 @@ class ChunkStore:
             generation = _generation_of(fresh)
             replaced = str(fresh.id) != str(self._collection.id)
             stale_client = replaced or generation != self._conn.seen.get(self._name)
-            stale_lexical = (
-                self.lexical.needs_rebuild
-                or self.lexical.get_meta("synced_generation") != str(generation)
-            )
+            stale_lexical = self.lexical.needs_rebuild or self.lexical.get_meta(
+                "synced_generation"
+            ) != str(generation)
             if not stale_client and not stale_lexical:
                 return False
             log.info("index %s changed (generation %s); catching up", self._conn.where, generation)
@@ -711,11 +710,17 @@ class ChunkStore:
             fresh = self._fresh_collection()
             generation = str(_generation_of(fresh))
             lexical = self.lexical
-            expected = lexical.get_meta("synced_generation") != generation or lexical.get_meta(
-                "collection_id"
-            ) != str(fresh.id)
-            if not expected and not lexical.needs_rebuild and lexical.count() == self.count():
+            synced = lexical.get_meta("synced_generation")
+            behind = synced != generation or lexical.get_meta("collection_id") != str(fresh.id)
+            if not behind and not lexical.needs_rebuild and lexical.count() == self.count():
                 return 0
+            # Behind another writer, or a server cache seen for the first time: expected. A
+            # lost, damaged or half-written file (a crash between the two writes): worth a warning.
+            expected = (
+                behind
+                and not lexical.needs_rebuild
+                and (synced is not None or bool(self._conn.url))
+            )
             # 1. what Chroma has: every chunk id, and each article's hash
             with self._chroma() as collection:
                 chroma_ids = set(collection.get(include=[])["ids"])
@@ -735,7 +740,7 @@ class ChunkStore:
             }
             changed = len(extra) + len(missing)
             if changed:
-                level = logging.INFO if expected and not lexical.needs_rebuild else logging.WARNING
+                level = logging.INFO if expected else logging.WARNING
                 log.log(
                     level, "lexical index %s out of step with Chroma (%d missing, %d extra, "
                     "%d articles replaced); repairing", lexical.path, len(missing), len(extra),

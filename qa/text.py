@@ -76,9 +76,9 @@ def terms(text: str, *, keep_stop_words: bool = False) -> list[str]:
         if len(parts) > 1:
             variants += [p for p in parts if p]
         for variant in variants:
-            if not keep_stop_words and (fold(variant) in stop or len(variant) < 2):
-                if not variant.isdigit():
-                    continue
+            is_stop = fold(variant) in stop or len(variant) < 2
+            if not keep_stop_words and is_stop and not variant.isdigit():
+                continue
             out.append(normalize_word(variant))
     return out
 
@@ -146,7 +146,11 @@ def _merge_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
     moved: list[tuple[int, int]] = []
     for s, e in spans:
         # An opening quote that the sentencizer left at the end of a sentence opens the next one.
-        if moved and text[moved[-1][0] : moved[-1][1]].endswith((",,", "„")) and moved[-1][1] == s - 1:
+        if (
+            moved
+            and text[moved[-1][0] : moved[-1][1]].endswith((",,", "„"))
+            and moved[-1][1] == s - 1
+        ):
             ps, pe = moved[-1]
             cut = pe - (1 if text[pe - 1] == "„" else 2)
             moved[-1] = _strip_span(text, ps, cut)

@@ -35,7 +35,7 @@ def test_nos_export_header_gives_title_date_and_outlet() -> None:
 
 
 def test_plain_text_without_header_takes_its_first_sentence_as_title() -> None:
-    [article] = _read("Dit is de eerste zin. En nog een zin.".encode(), "a.txt")
+    [article] = _read(b"Dit is de eerste zin. En nog een zin.", "a.txt")
     assert article.title == "Dit is de eerste zin."
 
 

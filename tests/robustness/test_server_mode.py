@@ -52,7 +52,8 @@ def _open(settings: Settings, emb: BagOfWordsEmbeddings, **kw: bool) -> ChunkSto
 
 def _article_text(subject: str, n: int = 4) -> str:
     return " ".join(
-        f"De gemeente {subject} meldt op dag {i} dat de {subject}brug weer open is." for i in range(n)
+        f"De gemeente {subject} meldt op dag {i} dat de {subject}brug weer open is."
+        for i in range(n)
     )
 
 
@@ -84,7 +85,9 @@ def test_reingest_through_the_server_is_idempotent(
     for name in ("noord", "zuid", "oost"):
         (folder / f"{name}.txt").write_text(_article_text(name), encoding="utf-8")
     store = _open(server_settings, fake_embeddings)
-    first = ingest_paths([folder], store=store, embeddings=fake_embeddings, settings=server_settings)
+    first = ingest_paths(
+        [folder], store=store, embeddings=fake_embeddings, settings=server_settings
+    )
     # a second process (a fresh store object) re-runs the same ingest: nothing changes
     again = ingest_paths(
         [folder], store=_open(server_settings, fake_embeddings), embeddings=fake_embeddings,
@@ -324,4 +327,3 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
-

@@ -1,0 +1,131 @@
+"""The chat as a user sees it: the real app.py, the real model and index, a real Chromium.
+
+Each test starts a fresh page (an empty conversation) on the one app the module serves.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa.settings import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+
+NOS_TITLE = "Poetin haalt in Pyongyang banden aan met Noord-Korea, ook militair"
+SEARCHING = "Ik zoek in de artikelen"
+
+BRIDGE = """Zonnebrug in Voorbeeldstad feestelijk geopend
+
+Dit is een testartikel voor Vraagbaak; Voorbeeldstad en de Zonnebrug bestaan niet. De nieuwe \
+Zonnebrug in Voorbeeldstad werd dinsdag geopend door burgemeester Fictief. De brug over de \
+Testrivier is 240 meter lang en kostte twaalf miljoen euro. Fietsers en wandelaars mogen er \
+gratis over.
+"""
+
+CAKES = """Taartwedstrijd in Proefdorp
+
+Dit is een testartikel voor Vraagbaak; Proefdorp bestaat niet. In Proefdorp won bakker Jansen \
+zaterdag de jaarlijkse taartwedstrijd. De winnende taart van bakker Jansen heette \
+<img src=x onerror="window.__xss=1"> en was gemaakt van aardbeien. De tweede prijs ging naar de \
+taart <script>window.__xss=2</script> van bakker Pietersen. Het feest trok vijfhonderd bezoekers.
+"""
+
+
+def ask(page: Any, question: str) -> Any:
+    """Type a question, press Enter, and wait for the whole answer; returns its chat bubble."""
+    before = page.get_by_test_id("bot").count()
+    box = page.get_by_test_id("textbox").first
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        """([n, searching]) => {
+            const bots = document.querySelectorAll('[data-testid=bot]');
+            return bots.length > n && !bots[bots.length - 1].innerText.includes(searching);
+        }""",
+        arg=[before, SEARCHING],
+    )
+    return page.get_by_test_id("bot").last
+
+
+def upload(page: Any, path: Path) -> str:
+    """Add one article file through "Artikelen toevoegen"; returns the report's text."""
+    toggle = page.get_by_role("button", name="Artikelen toevoegen")
+    if not page.locator("#bestanden").is_visible():
+        toggle.click()
+    page.locator("#bestanden input[type=file]").set_input_files(str(path))
+    page.locator("#bestanden").get_by_text(path.name).first.wait_for()  # uploaded to the server
+    page.get_by_role("button", name="Toevoegen", exact=True).click()
+    report = page.locator(".vb-notice").last
+    report.wait_for()
+    return str(report.inner_text())
+
+
+def test_answer_cites_the_source_and_opens_it(page: Any) -> None:
+    answer = ask(page, "Wat gaf Poetin aan Kim?")
+    text = answer.inner_text()
+    for word in ("limousine", "theeservies", "dolk", "[1]"):
+        assert word in text
+    assert "Antwoord uit de artikelen (offline)" in page.locator("#modus").inner_text()
+
+    answer.locator("a.vb-cite", has_text="[1]").click()
+    page.wait_for_function("location.hash === '#bron-1-1'")
+    source = page.locator("#bron-1-1")
+    source.wait_for(state="visible")
+    assert NOS_TITLE in source.locator(".vb-title").inner_text()
+    assert "NOS Nieuws" in source.locator(".vb-meta").inner_text()
+    assert "limousine" in source.locator("mark").inner_text()
+    assert source.evaluate("el => el.open") is True
+
+
+def test_follow_up_uses_the_conversation(page: Any) -> None:
+    ask(page, "Wat gaf Poetin aan Kim?")
+    answer = ask(page, "En wat gaf Kim terug?")
+    assert "kunst" in answer.inner_text()
+    assert "kunst" in page.locator("#bronnen mark").first.inner_text()
+
+    page.get_by_test_id("bot").first.click()  # the first answer's sources come back
+    page.locator("#bron-1-1").wait_for(state="visible")
+    assert "limousine" in page.locator("#bron-1-1 mark").inner_text()
+
+    shot = REPO_ROOT / "test-artifacts" / "screenshot-chat.png"
+    shot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    (REPO_ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copyfile(shot, REPO_ROOT / "docs" / "screenshot-chat.png")
+
+    page.get_by_role("button", name="Nieuw gesprek").click()
+    page.wait_for_function("document.querySelectorAll('[data-testid=bot]').length === 0")
+    assert "Stel een vraag" in page.locator("#bronnen").inner_text()
+
+
+def test_uploaded_article_can_be_asked_about(page: Any, tmp_path: Path) -> None:
+    article = tmp_path / "zonnebrug-voorbeeldstad.txt"
+    article.write_text(BRIDGE, encoding="utf-8")
+    report = upload(page, article)
+    assert "1 artikel toegevoegd" in report and "zonnebrug-voorbeeldstad.txt" in report
+
+    answer = ask(page, "Wie opende de Zonnebrug in Voorbeeldstad?")
+    assert "burgemeester Fictief" in answer.inner_text()
+    assert "Zonnebrug in Voorbeeldstad feestelijk geopend" in page.locator("#bron-1-1").inner_text()
+
+
+def test_html_in_articles_and_questions_never_runs(page: Any, tmp_path: Path) -> None:
+    article = tmp_path / "taartwedstrijd-proefdorp.txt"
+    article.write_text(CAKES, encoding="utf-8")
+    assert "1 artikel toegevoegd" in upload(page, article)
+
+    first = ask(page, "Hoe heette de winnende taart van bakker Jansen?")
+    assert '<img src=x onerror="window.__xss=1">' in first.inner_text()  # shown as text
+    second = ask(page, "Welke taart van bakker Pietersen won de tweede prijs?")
+    assert "<script>window.__xss=2</script>" in second.inner_text()
+    assert "<script>window.__xss=2</script>" in page.locator("#bronnen").inner_text()
+    ask(page, 'Wat is <img src=x onerror="window.__xss=3"> bij bakker Jansen?')
+    assert 'onerror="window.__xss=3"' in page.get_by_test_id("user").last.inner_text()
+
+    page.wait_for_timeout(500)  # an injected <img src=x> would have fired its onerror by now
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator('img[src="x"]').count() == 0
