@@ -1,17 +1,21 @@
 """The offline answerer: choose the sentences of the retrieved passages that answer the question.
 
-No LLM. Each candidate sentence is scored on:
-1. lexical evidence: the IDF-weighted share of the question's terms it contains (after
-   lemmatising and stemming), in the sentence itself and, weaker, in its neighbours;
-2. word order and bigrams: "Wat gaf Poetin aan Kim?" prefers "... gegeven aan Kim" over
-   "Kim ... gaf ... aan Poetin", which embeddings score the same;
-3. dense similarity of question and sentence (the best few are embedded at question time) and of
-   question and passage;
-4. the answer type the question word asks for (``qa.answer_types``).
-The best sentence is returned verbatim, with its predecessor when it opens with a word that points
-back ("Hij", "Die", ...) and the result stays short. It refuses when the best evidence is weak,
-when names or numbers the question is about do not occur in the passage, or when no sentence
-holds the kind of answer asked for.
+No LLM. Every sentence of the retrieved passages becomes a candidate with a few features:
+1. ``lexical``: the IDF-weighted share of the question's terms (lemmatised, stemmed) in the
+   sentence; ``context``: the share found only in its neighbours or the article title;
+2. ``bigram`` and ``order``: shared word pairs and the order of shared terms, so "Wat gaf Poetin
+   aan Kim?" prefers "... gegeven aan Kim" over "Kim ... gaf ... aan Poetin" (embeddings score
+   those two the same);
+3. ``passage`` and ``passage_dense``: how well the sentence's passage was retrieved;
+4. ``typed``: whether it holds the kind of answer the question word asks for
+   (``qa.answer_types``); ``novelty``: whether it says more than the question itself;
+5. ``dense``: the question/sentence embedding similarity, computed for the best few only.
+A linear model over these features (weights fit on the project's eval set by
+``eval/calibrate.py``) ranks the candidates. The best sentence is returned verbatim, with its
+predecessor when it opens with a word that points back ("Hij", "Die", ...) and stays short.
+
+It refuses when the model's confidence is low, when a name or number the question is about does
+not occur in the answer's article, or when no good sentence holds the kind of answer asked for.
 """
 
 from __future__ import annotations
@@ -19,27 +23,30 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.answer_types import AnswerType, expected_type, has_type
 from qa.text import fold, stop_words, terms, words
 from qa.types import Hit
 
 MAX_ANSWER_CHARS = 330
-DENSE_RERANK = 8
+DENSE_RERANK = 12  # how many candidates get a sentence embedding at question time
 
-# Weights and thresholds, tuned on the project's own eval set (eval/questions.jsonl).
-W_LEX, W_CONTEXT, W_BIGRAM, W_ORDER, W_DENSE, W_PASSAGE, W_TYPE = (
-    1.0,
-    0.25,
-    0.35,
-    0.2,
-    1.2,
-    0.4,
-    0.5,
-)
-MIN_SCORE = 0.95
-MIN_LEX = 0.2
+# Fit by eval/calibrate.py (logistic regression, candidates labelled by the eval set's answers).
+WEIGHTS = {
+    "lexical": 2.0,
+    "context": 0.5,
+    "bigram": 0.7,
+    "order": 0.4,
+    "passage": 0.8,
+    "passage_dense": 0.3,
+    "typed": 1.0,
+    "novelty": 0.5,
+    "first": 0.2,
+    "dense": 0.6,
+}
+BIAS = -3.0
+MIN_CONFIDENCE = 0.2  # below this probability the answerer refuses
 
 _ANAPHOR = re.compile(
     r"^(hij|zij|ze|die|dat|deze|dit|het|hem|haar|hun|daar|daarna|daarop|daarom|daardoor|toen|"
@@ -55,10 +62,14 @@ class Candidate:
     start: int
     end: int
     text: str
-    score: float = 0.0
-    lexical: float = 0.0
-    dense: float = 0.0
-    typed: bool = True
+    features: dict[str, float]
+
+    def logit(self, weights: dict[str, float] = WEIGHTS, bias: float = BIAS) -> float:
+        return bias + sum(weights.get(k, 0.0) * v for k, v in self.features.items())
+
+    @property
+    def confidence(self) -> float:
+        return 1.0 / (1.0 + math.exp(-self.logit()))
 
 
 @dataclass(frozen=True)
@@ -70,100 +81,124 @@ class Extraction:
     text: str
     refused: bool
     reason: str = ""
-    score: float = 0.0
+    confidence: float = 0.0
 
 
 SentenceEncoder = Callable[[list[str]], Sequence[Sequence[float]]]
 DocFreq = Callable[[Sequence[str]], tuple[dict[str, int], int]]
+ArticleTerms = Callable[[str, Sequence[str]], set[str]]  # (article id, terms) -> terms it has
 
 
 def extract_answer(
-    question: str, hits: Sequence[Hit], *, query_vector: Sequence[float] | None = None,
-    encode: SentenceEncoder | None = None, doc_freq: DocFreq | None = None,
-) -> Extraction:  # fmt: skip
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    query_vector: Sequence[float] | None = None,
+    encode: SentenceEncoder | None = None,
+    doc_freq: DocFreq | None = None,
+    article_terms: ArticleTerms | None = None,
+) -> Extraction:
+    # 1. every sentence of the passages, with its features; the best few get a dense score
+    cands = candidates(question, hits, doc_freq=doc_freq)
+    if not cands:
+        return Extraction(None, (), "", True, "geen bruikbare zinnen gevonden")
+    cands = add_dense(cands, query_vector, encode, top=DENSE_RERANK)
+    ranked = sorted(cands, key=lambda c: c.logit(), reverse=True)
+    best = ranked[0]
+
+    # 2. refuse when the evidence is of the wrong kind, misses what was asked about, or is weak
+    atype = expected_type(question)
+    if atype is not None and not best.features["typed"]:
+        typed = [c for c in ranked[:5] if c.features["typed"]]
+        if not typed:
+            return _refusal(best, f"geen {atype.value} gevonden in de artikelen")
+        best = typed[0]
+    missing = missing_anchors(question, best.hit, article_terms)
+    if missing:
+        return _refusal(best, "niet gevonden in de artikelen: " + ", ".join(missing))
+    if best.confidence < MIN_CONFIDENCE:
+        return _refusal(best, "te weinig bewijs in de artikelen")
+
+    # 3. the answer: the sentence, with its predecessor when it points back and stays short
+    spans = [(best.start, best.end)]
+    text = best.text
+    if _ANAPHOR.match(best.text.lstrip(",' ")) and best.index > 0:
+        p_start, p_end, p_text = best.hit.sentence_texts()[best.index - 1]
+        if len(p_text) + len(text) + 1 <= MAX_ANSWER_CHARS:
+            spans.insert(0, (p_start, p_end))
+            text = p_text + " " + text
+    return Extraction(best.hit, tuple(spans), text, False, confidence=best.confidence)
+
+
+def candidates(
+    question: str, hits: Sequence[Hit], *, doc_freq: DocFreq | None = None
+) -> list[Candidate]:
+    """Every usable sentence of ``hits`` with its features (all but ``dense``)."""
     if not hits:
-        return Extraction(None, (), "", True, "geen passages gevonden")
-    # 1. question analysis
+        return []
     q_terms = list(dict.fromkeys(terms(question)))
-    q_all = terms(question, keep_stop_words=True)
+    q_set = set(q_terms)
+    q_bigrams = _bigrams(terms(question, keep_stop_words=True))
     idf = _idf(q_terms, doc_freq)
     q_weight = sum(idf[t] for t in q_terms) or 1.0
-    q_bigrams = _bigrams(q_all)
     atype = expected_type(question)
-    anchors = _anchors(question)
-
-    # 2. every sentence of every hit, scored lexically
     top_score = max(h.score for h in hits) or 1.0
-    top_dense = max(h.dense for h in hits) or 1.0
-    cands: list[Candidate] = []
+    top_dense = max(h.dense for h in hits)
+
+    out: list[Candidate] = []
     for hit in hits:
         sentences = hit.sentence_texts()
         sent_terms = [set(terms(t)) for _, _, t in sentences]
+        title_terms = set(terms(hit.title))
         for i, (start, end, text) in enumerate(sentences):
             if len(words(text)) < 3 or text.rstrip().endswith("?"):
                 continue
             own = sent_terms[i]
-            near = set().union(*(sent_terms[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences)))
-            near |= set(terms(hit.title))
-            lexical = sum(idf[t] for t in q_terms if t in own) / q_weight
-            context = sum(idf[t] for t in q_terms if t not in own and t in near) / q_weight
+            near = title_terms.union(*(sent_terms[j] for j in (i - 1, i + 1) if 0 <= j < len(sentences)))
             s_all = terms(text, keep_stop_words=True)
-            bigram = len(q_bigrams & _bigrams(s_all)) / len(q_bigrams) if q_bigrams else 0.0
-            order = _order_agreement(q_terms, s_all)
-            typed = atype is None or has_type(text, atype, question)
-            novelty = 1.0 if own - set(q_terms) else 0.0
-            passage = 0.5 * (hit.score / top_score) + 0.5 * (max(hit.dense, 0.0) / top_dense)
-            score = (
-                W_LEX * lexical + W_CONTEXT * context + W_BIGRAM * bigram + W_ORDER * order
-                + W_PASSAGE * passage + W_TYPE * (1.0 if typed else 0.0) + 0.1 * novelty
-            )  # fmt: skip
-            cands.append(Candidate(hit, i, start, end, text, score, lexical, 0.0, typed))
-    if not cands:
-        return Extraction(None, (), "", True, "geen bruikbare zinnen")
-
-    # 3. dense similarity for the best few
-    cands.sort(key=lambda c: c.score, reverse=True)
-    head = cands[:DENSE_RERANK]
-    if encode is not None and query_vector is not None:
-        vectors = encode([c.text for c in head])
-        head = [
-            _with_dense(c, sum(a * b for a, b in zip(v, query_vector, strict=False)))
-            for c, v in zip(head, vectors, strict=True)
-        ]
-        head.sort(key=lambda c: c.score, reverse=True)
-    best = head[0]
-
-    # 4. refuse when the evidence is weak or of the wrong kind
-    if atype is not None and not any(c.typed for c in head[:3]):
-        return _refusal(best, f"geen {atype.value} gevonden in de artikelen")
-    if atype is not None and not best.typed:
-        best = next(c for c in head if c.typed)
-    missing = [a for a in anchors if not _anchor_in(a, best.hit)]
-    if missing:
-        return _refusal(best, "niet gevonden in de artikelen: " + ", ".join(missing))
-    if best.lexical < MIN_LEX and best.dense < 0.86 or best.score < MIN_SCORE:
-        return _refusal(best, "te weinig bewijs in de artikelen")
-
-    # 5. the answer: the sentence, with its predecessor when it points back and stays short
-    spans = [(best.start, best.end)]
-    text = best.text
-    sentences = best.hit.sentence_texts()
-    if _ANAPHOR.match(best.text.lstrip(",' ")) and best.index > 0:
-        p_start, p_end, p_text = sentences[best.index - 1]
-        if len(p_text) + len(text) + 1 <= MAX_ANSWER_CHARS:
-            spans.insert(0, (p_start, p_end))
-            text = p_text + " " + text
-    return Extraction(best.hit, tuple(spans), text, False, score=best.score)
+            features = {
+                "lexical": sum(idf[t] for t in q_terms if t in own) / q_weight,
+                "context": sum(idf[t] for t in q_terms if t not in own and t in near) / q_weight,
+                "bigram": len(q_bigrams & _bigrams(s_all)) / len(q_bigrams) if q_bigrams else 0.0,
+                "order": _order_agreement(q_terms, s_all),
+                "passage": hit.score / top_score,
+                "passage_dense": (hit.dense - top_dense) * 10,
+                "typed": 1.0 if atype is None or has_type(text, atype, question) else 0.0,
+                "novelty": len(own - q_set) / len(own) if own else 0.0,
+                "first": 1.0 if start == 0 else 0.0,
+                "dense": (hit.dense - top_dense) * 10,  # until the sentence itself is embedded
+            }
+            out.append(Candidate(hit, i, start, end, text, features))
+    return out
 
 
-def _with_dense(c: Candidate, dense: float) -> Candidate:
-    return Candidate(
-        c.hit, c.index, c.start, c.end, c.text, c.score + W_DENSE * dense, c.lexical, dense, c.typed
-    )
+def add_dense(
+    cands: list[Candidate],
+    query_vector: Sequence[float] | None,
+    encode: SentenceEncoder | None,
+    *,
+    top: int,
+) -> list[Candidate]:
+    """Embed the ``top`` best candidates and score them on question/sentence similarity,
+    relative to the best passage's similarity (e5's cosines sit in a narrow band)."""
+    if encode is None or query_vector is None or not cands:
+        return cands
+    ranked = sorted(cands, key=lambda c: c.logit(), reverse=True)
+    head, tail = ranked[:top], ranked[top:]
+    vectors = encode([c.text for c in head])
+    top_dense = max(c.hit.dense for c in cands)
+    scored = []
+    for c, v in zip(head, vectors, strict=True):
+        cos = float(sum(a * b for a, b in zip(v, query_vector, strict=False)))
+        scored.append(replace(c, features={**c.features, "dense": (cos - top_dense) * 10}))
+    # Candidates without a sentence embedding keep a pessimistic dense score.
+    floor = min(c.features["dense"] for c in scored)
+    tail = [replace(c, features={**c.features, "dense": min(c.features["dense"], floor)}) for c in tail]
+    return scored + tail
 
 
 def _refusal(best: Candidate, reason: str) -> Extraction:
-    return Extraction(best.hit, ((best.start, best.end),), "", True, reason, best.score)
+    return Extraction(best.hit, ((best.start, best.end),), "", True, reason, best.confidence)
 
 
 def _idf(q_terms: Sequence[str], doc_freq: DocFreq | None) -> dict[str, float]:
@@ -175,7 +210,7 @@ def _idf(q_terms: Sequence[str], doc_freq: DocFreq | None) -> dict[str, float]:
 
 
 def _bigrams(seq: Sequence[str]) -> set[tuple[str, str]]:
-    stop = {fold(w) for w in stop_words()}
+    stop = stop_words()
     return {(a, b) for a, b in zip(seq, seq[1:], strict=False) if a not in stop or b not in stop}
 
 
@@ -192,30 +227,45 @@ def _order_agreement(q_terms: Sequence[str], s_terms: Sequence[str]) -> float:
 
 
 _QUESTION_WORDS = {"wie", "wat", "waar", "wanneer", "waarom", "hoe", "hoeveel", "welk", "welke"}
+# Adjectives and demonyms of places ("Russische", "Italiaanse", "Belgen") are capitalised in
+# Dutch but are descriptions, not names the answer must repeat.
+_DEMONYM = re.compile(r"(s|sche|se|aans|aanse|ees|ese|isch|ische|en|er|ers)$")
 
 
-def _anchors(question: str) -> list[str]:
-    """Names and numbers the question is about: they must occur in the answer's passage."""
+def anchors(question: str) -> list[str]:
+    """Names and numbers the question is about: the answer's article must mention them."""
     out = []
     for i, word in enumerate(words(question)):
         folded = fold(word)
         if folded in _QUESTION_WORDS or folded in stop_words():
             continue
-        if any(ch.isdigit() for ch in word) or (word[:1].isupper() and i > 0):
+        if any(ch.isdigit() for ch in word):
+            out.append(word)
+        elif word[:1].isupper() and i > 0 and not (len(word) > 5 and _DEMONYM.search(folded)):
             out.append(word)
     return out
 
 
-def _anchor_in(anchor: str, hit: Hit) -> bool:
-    haystack = fold(hit.title + " " + hit.text)
+def missing_anchors(question: str, hit: Hit, article_terms: ArticleTerms | None) -> list[str]:
+    """The anchors of ``question`` that neither ``hit`` nor (when known) its article mention."""
+    missing = []
+    for anchor in anchors(question):
+        if _in_text(anchor, hit.title + " " + hit.text):
+            continue
+        wanted = terms(anchor)
+        if article_terms is not None and wanted and set(wanted) <= article_terms(hit.article_id, wanted):
+            continue
+        missing.append(anchor)
+    return missing
+
+
+def _in_text(anchor: str, text: str) -> bool:
+    haystack = fold(text)
     folded = fold(anchor)
     if folded in haystack:
         return True
     parts = [p for p in re.split(r"[-'’]", folded) if len(p) >= 4]
-    stem = set(terms(anchor))
-    return bool(parts and all(p[:5] in haystack for p in parts)) or bool(
-        stem and stem <= set(terms(hit.title + " " + hit.text))
-    )
+    return bool(parts) and all(p[:5] in haystack for p in parts)
 
 
-__all__ = ["AnswerType", "Extraction", "extract_answer"]
+__all__ = ["AnswerType", "Candidate", "Extraction", "anchors", "candidates", "extract_answer"]

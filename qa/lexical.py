@@ -253,6 +253,19 @@ class LexicalIndex:
         rows = self._run(lambda db: db.execute(sql, unique).fetchall())
         return {term: doc for term, doc in rows}
 
+    def article_terms(self, article_id: str, terms: Iterable[str]) -> set[str]:
+        """Which of ``terms`` occur anywhere in the article's chunks (one query per term)."""
+        found = set()
+        sql = (
+            "SELECT 1 FROM fts JOIN chunks c ON c.rowid = fts.rowid "
+            "WHERE fts MATCH ? AND c.article_id = ? LIMIT 1"
+        )
+        for term in sorted({t for t in terms if t}):
+            match = '"' + term.replace('"', "") + '"'
+            if self._run(lambda db, m=match: db.execute(sql, (m, article_id)).fetchone()):
+                found.add(term)
+        return found
+
     def count(self) -> int:
         return self._run(self._count)
 

@@ -83,7 +83,7 @@ class Pipeline:
         # 4. the offline answer: the answer without an LLM, and the fallback with one
         extraction = extract_answer(
             query, hits, query_vector=vector, encode=self._encode_sentences,
-            doc_freq=self._doc_freq,
+            doc_freq=self._doc_freq, article_terms=self.store.lexical.article_terms,
         )  # fmt: skip
         offline = offline_answer(query, hits, extraction)
         if self.llm is None or not hits:

@@ -478,7 +478,8 @@ class ChunkStore:
         lexical index. Chroma first: if we die in between, ``sync_lexical`` repairs the rest."""
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        metadatas = [self._metadata(article, c, len(chunks)) for c in chunks]
+        article_hash = article.hash  # a property that hashes the whole text: once, not per chunk
+        metadatas = [self._metadata(article, c, len(chunks), article_hash) for c in chunks]
         ids = [c.id for c in chunks]
         with self.writing():
             self._delete(article.id)
@@ -493,7 +494,7 @@ class ChunkStore:
                     )
             self.lexical.add(
                 LexicalRow(c.id, article.id, analyze(article.title + "\n" + c.text),
-                           article.source, article.date, article.hash)
+                           article.source, article.date, article_hash)
                 for c in chunks
             )  # fmt: skip
 
@@ -513,11 +514,13 @@ class ChunkStore:
             return 1000
 
     @staticmethod
-    def _metadata(article: Article, chunk: Chunk, n_chunks: int) -> dict[str, Any]:
+    def _metadata(
+        article: Article, chunk: Chunk, n_chunks: int, article_hash: str
+    ) -> dict[str, Any]:
         meta: dict[str, Any] = {
             "article_id": article.id,
             "title": article.title,
-            "hash": article.hash,
+            "hash": article_hash,
             "chunk_index": chunk.index,
             "n_chunks": n_chunks,
             "start": chunk.start,

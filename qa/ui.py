@@ -621,7 +621,7 @@ def build_demo(
                         scale=4, autofocus=True, container=False, elem_id="vraag",
                     )  # fmt: skip
                     send = gr.Button("Verstuur", variant="primary", scale=0, min_width=120)
-                    clear = gr.Button("Nieuw gesprek", scale=0, min_width=150)
+                    clear = gr.Button("Nieuw gesprek", scale=0, min_width=180)
                 examples = gr.Examples(
                     [[q] for q in EXAMPLES], inputs=[textbox], label="Voorbeeldvragen"
                 )
@@ -645,12 +645,14 @@ def build_demo(
 
         chat_outputs = [textbox, chatbot, questions, panels, sources, status]
         chat_inputs = [textbox, chatbot, questions, panels]
+        # The chat, the examples and the API share one limit: answering is CPU-bound.
+        answering: dict[str, Any] = {"concurrency_id": "answer", "show_progress": "hidden"}
         gr.on(
             [textbox.submit, send.click], app.respond, chat_inputs, chat_outputs,
-            show_progress="hidden", **private,
+            **answering, **private,
         )  # fmt: skip
         examples.load_input_event.then(
-            app.respond, chat_inputs, chat_outputs, show_progress="hidden", **private
+            app.respond, chat_inputs, chat_outputs, **answering, **private
         )
         clear.click(app.new_chat, None, chat_outputs, queue=False, **private)
         chatbot.clear(app.new_chat, None, chat_outputs, queue=False, **private)
@@ -679,8 +681,10 @@ def build_demo(
             {"error": "..."} met een Nederlandse foutmelding."""
             return app.ask(question, history)
 
-        gr.api(ask, api_name="ask")
+        gr.api(ask, api_name="ask", concurrency_id="answer")
 
-    # Answers are CPU-bound and short: a few run at once, the rest wait their turn in the queue.
+    # An offline answer takes well under a second of CPU: four run at once (more would only
+    # share the same cores), the rest wait their turn; 64 places in the queue leave room for
+    # 20 people chatting at once, each with a question and an upload or API call pending.
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

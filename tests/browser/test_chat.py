@@ -129,3 +129,21 @@ def test_html_in_articles_and_questions_never_runs(page: Any, tmp_path: Path) ->
     page.wait_for_timeout(500)  # an injected <img src=x> would have fired its onerror by now
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator('img[src="x"]').count() == 0
+
+
+def test_an_example_question_is_asked_with_one_click(page: Any) -> None:
+    page.locator(
+        "button.gallery-item", has_text="Wanneer bezocht Poetin Noord-Korea eerder?"
+    ).click()
+    page.wait_for_function(
+        """(searching) => {
+            const bot = document.querySelector('[data-testid=bot]');
+            return bot !== null && !bot.innerText.includes(searching);
+        }""",
+        arg=SEARCHING,
+    )
+    assert "2000" in page.get_by_test_id("bot").last.inner_text()
+    assert (
+        page.get_by_test_id("user").last.inner_text()
+        == "Wanneer bezocht Poetin Noord-Korea eerder?"
+    )

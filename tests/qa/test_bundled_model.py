@@ -45,7 +45,7 @@ _LONG_SENTENCES = [
     "De oppositie noemt het plan overhaast en wil eerst een proef van een halfjaar, met een "
     "evaluatie voordat er definitieve besluiten vallen.",
 ]
-# About 600 words: far more than the 512 tokens the model reads.
+# About 800 words (1,180 tokens): far more than the 512 tokens the model reads.
 LONG_TEXT = " ".join(f"{s} ({i + 1})" for i in range(6) for s in _LONG_SENTENCES)
 
 TEXTS = [

@@ -101,7 +101,8 @@ WRITER_SCRIPT = r'''
     writer.py --repo ROOT (--index DIR | --chroma-url URL) [--collection C] [--cache DIR] PATH...
     writer.py --repo ROOT --forks    (then one JSON request per line on stdin)
 
-Prints one JSON object per line: {"progress": n} after each article, {"done": summary} at the end;
+Prints one JSON object per line: {"progress": n} after each article read, {"written": n} after
+each article written, {"done": summary} at the end;
 with --forks also {"ready": true}, {"child": pid} and {"exit": pid, "status": s}.
 """
 import argparse
@@ -115,7 +116,7 @@ def say(**message):
     print(json.dumps(message), flush=True)
 
 
-def ingest(request):
+def run_ingest(request):
     from pathlib import Path
 
     from ingest.pipeline import ingest_paths
@@ -131,6 +132,14 @@ def ingest(request):
     )
     embeddings = BagOfWordsEmbeddings()
     store = open_store(settings, spec_for(settings, embeddings), for_writing=True)
+    add_article, written = store.add_article, [0]
+
+    def add_and_say(*args, **kwargs):
+        add_article(*args, **kwargs)
+        written[0] += 1
+        say(written=written[0])
+
+    store.add_article = add_and_say
     summary = ingest_paths(
         [Path(p) for p in request["paths"]], store=store, embeddings=embeddings,
         settings=settings, progress=lambda p: say(progress=p.articles_done),
@@ -152,7 +161,7 @@ def serve_forks():
         if pid == 0:
             code = 0
             try:
-                ingest(request)
+                run_ingest(request)
             except BaseException:
                 traceback.print_exc()
                 code = 1
@@ -182,7 +191,7 @@ def main():
     if args.forks:
         serve_forks()
     else:
-        ingest({"index": args.index, "chroma_url": args.chroma_url,
+        run_ingest({"index": args.index, "chroma_url": args.chroma_url,
                 "collection": args.collection, "cache": args.cache, "paths": args.paths})
 
 
