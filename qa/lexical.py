@@ -255,16 +255,20 @@ class LexicalIndex:
 
     def article_terms(self, article_id: str, terms: Iterable[str]) -> set[str]:
         """Which of ``terms`` occur anywhere in the article's chunks (one query per term)."""
-        found = set()
+        unique = sorted({t for t in terms if t})
         sql = (
             "SELECT 1 FROM fts JOIN chunks c ON c.rowid = fts.rowid "
             "WHERE fts MATCH ? AND c.article_id = ? LIMIT 1"
         )
-        for term in sorted({t for t in terms if t}):
-            match = '"' + term.replace('"', "") + '"'
-            if self._run(lambda db, m=match: db.execute(sql, (m, article_id)).fetchone()):
-                found.add(term)
-        return found
+
+        def find(db: sqlite3.Connection) -> set[str]:
+            return {
+                term
+                for term in unique
+                if db.execute(sql, ('"' + term.replace('"', "") + '"', article_id)).fetchone()
+            }
+
+        return self._run(find)
 
     def count(self) -> int:
         return self._run(self._count)

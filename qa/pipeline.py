@@ -20,7 +20,7 @@ from langchain_core.embeddings import Embeddings
 from qa.citations import REFUSAL
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
 from qa.extractive import Extraction, extract_answer
-from qa.followup import rewrite_offline
+from qa.followup import looks_like_follow_up, rewrite_offline
 from qa.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
 from qa.settings import Settings
 from qa.store import ChunkStore
@@ -77,9 +77,12 @@ class Pipeline:
         warnings: list[str] = []
         # 2. follow-ups become standalone queries
         query = self.rewrite(question, history, warnings)
-        # 3. retrieve
+        # 3. retrieve; a follow-up favours the article the conversation was about
         vector = query_vector(self.embeddings, query)
-        hits = self.retriever.retrieve(query, k=self.settings.top_k, filters=filters, vector=vector)
+        topic = self.topic_article(question, history, filters)
+        hits = self.retriever.retrieve(
+            query, k=self.settings.top_k, filters=filters, vector=vector, prefer_article=topic
+        )
         # 4. the offline answer: the answer without an LLM, and the fallback with one
         extraction = extract_answer(
             query, hits, query_vector=vector, encode=self._encode_sentences,
@@ -123,6 +126,15 @@ class Pipeline:
             except Exception as err:  # noqa: BLE001 - fall back to the offline rewrite
                 warnings.append(f"Herschrijven met het taalmodel mislukte: {err}")
         return rewrite_offline(question, history)
+
+    def topic_article(
+        self, question: str, history: Sequence[str], filters: Filters
+    ) -> str | None:
+        """For a follow-up, the article that best answered the previous question."""
+        if not history or not looks_like_follow_up(question):
+            return None
+        previous = self.retriever.retrieve(history[-1], k=1, filters=filters)
+        return previous[0].article_id if previous else None
 
     def _generate(
         self, question: str, query: str, hits: list[Hit], history: Sequence[str],

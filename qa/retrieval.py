@@ -83,9 +83,10 @@ class HybridRetriever:
 
     def retrieve(
         self, query: str, k: int = 6, filters: Filters = NO_FILTERS,
-        vector: Sequence[float] | None = None,
+        vector: Sequence[float] | None = None, prefer_article: str | None = None,
     ) -> list[Hit]:  # fmt: skip
-        """The ``k`` best chunks; pass ``vector`` when the query is already embedded."""
+        """The ``k`` best chunks; pass ``vector`` when the query is already embedded, and
+        ``prefer_article`` to favour the article a conversation is about (follow-ups)."""
         if k <= 0:
             raise ValueError(f"k must be > 0, got {k}")
         # 1. both searches
@@ -99,6 +100,11 @@ class HybridRetriever:
             fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         for rank, (chunk_id, _score) in enumerate(lexical):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        if prefer_article is not None:
+            topic = self.store.dense_search(vector, 6, articles=[prefer_article], **filters.kwargs())
+            for rank, hit in enumerate(topic):
+                fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.5 / (RRF_K + rank + 1)
+            dense = dense + [h for h in topic if h.chunk_id not in {d.chunk_id for d in dense}]
         # 3. fetch the lexical-only chunks, with their dense similarity
         hits = {h.chunk_id: h for h in dense}
         missing = [cid for cid, _ in lexical if cid not in hits]

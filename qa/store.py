@@ -20,8 +20,9 @@ step, in order:
    compares chunk ids and article hashes with Chroma and repairs the difference, so an index that
    another machine changed, a crash between the two writes, or a lost or damaged lexical file all
    end the same way: the lexical side is rebuilt from Chroma.
-4. Writers hold a lock (a lock file beside an embedded index) and catch up before they write: an
-   embedded writer with a stale vector index would otherwise overwrite what another wrote.
+4. Writers hold a lock (``ChunkStore.writing``: a lock file beside an embedded index) and catch
+   up before they write: an embedded writer with a stale vector index would otherwise write it
+   over what another process wrote (seen with chromadb 1.5 once a write passes 1000 records).
 
 What this module does not do: embed text (callers pass vectors) or rank results (``qa.retrieval``).
 """
@@ -375,13 +376,16 @@ def _empty_message(settings: Settings) -> str:
 
 
 def _where(
-    sources: Sequence[str] | None, date_from: str | None, date_to: str | None
-) -> dict[str, Any] | None:
+    sources: Sequence[str] | None, date_from: str | None, date_to: str | None,
+    articles: Sequence[str] | None = None,
+) -> dict[str, Any] | None:  # fmt: skip
     # Chroma compares strings only for equality, so date ranges are filtered on the 'year'
     # and 'yyyymmdd' integers stored with each chunk.
     clauses: list[dict[str, Any]] = []
     if sources:
         clauses.append({"source": {"$in": list(sources)}})
+    if articles:
+        clauses.append({"article_id": {"$in": list(articles)}})
     if date_from:
         clauses.append({"date_num": {"$gte": date_number(date_from, low=True)}})
     if date_to:
@@ -587,6 +591,7 @@ class ChunkStore:
     def dense_search(
         self, vector: Sequence[float], k: int, *, sources: Sequence[str] | None = None,
         date_from: str | None = None, date_to: str | None = None,
+        articles: Sequence[str] | None = None,
     ) -> list[Hit]:  # fmt: skip
         if k <= 0:
             return []
@@ -594,7 +599,7 @@ class ChunkStore:
             result = collection.query(
                 query_embeddings=[list(map(float, vector))],
                 n_results=k,
-                where=_where(sources, date_from, date_to),
+                where=_where(sources, date_from, date_to, articles),
                 include=["documents", "metadatas", "distances"],
             )
         ids = result["ids"][0]

@@ -36,7 +36,10 @@ from qa.types import Article, Chunk
 from tests.conftest import NOS_ARTICLE, SAMPLE_DIR, BagOfWordsEmbeddings
 from tests.robustness.chroma_server import write_writer_script, writer_command
 
-TOWNS = ["Assen", "Breda", "Delft", "Emmen", "Goes", "Hoorn", "Kampen", "Leiden", "Meppel", "Oss", "Putten", "Sneek", "Tiel", "Urk", "Venlo", "Weert", "Zwolle", "Almelo", "Baarn", "Doetinchem"]  # fmt: skip
+TOWNS = (
+    "Assen", "Breda", "Delft", "Emmen", "Goes", "Hoorn", "Kampen", "Leiden", "Meppel", "Oss",
+    "Putten", "Sneek", "Tiel", "Urk", "Venlo", "Weert", "Zwolle", "Almelo", "Baarn", "Doetinchem",
+)  # fmt: skip
 
 
 def _open(settings: Settings, emb: BagOfWordsEmbeddings, **kw: bool) -> ChunkStore:
@@ -202,7 +205,8 @@ def filled(settings: Settings, fake_embeddings: BagOfWordsEmbeddings) -> Setting
 
 
 def _limousine(store: ChunkStore) -> list[str]:
-    return [store.get_hits([c])[0].article_id for c, _ in store.lexical_search(analyze("limousine"), 3)]
+    found = store.lexical_search(analyze("limousine"), 3)
+    return [store.get_hits([c])[0].article_id for c, _ in found]
 
 
 def test_a_deleted_bm25_file_is_rebuilt_from_chroma(

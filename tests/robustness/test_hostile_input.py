@@ -223,9 +223,7 @@ FILE_CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.name, marks=c.marks) for c in FILE_CASES]
-)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=c.marks) for c in FILE_CASES])
 def test_hostile_files_are_skipped_or_read_and_nothing_is_lost(
     case: FileCase, prefilled: ChunkStore, fake_embeddings: BagOfWordsEmbeddings,
     settings: Settings, tmp_path: Path,
@@ -356,7 +354,7 @@ def test_a_very_long_history_is_harmless(hostile_pipeline: Pipeline) -> None:
     assert answer.answer.strip()
 
 
-# --- 3. the app's handlers --------------------------------------------------------------------------
+# --- 3. the app's handlers ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -424,7 +422,7 @@ def test_the_api_answers_bad_input_with_an_error_field(app: Any, question: Any) 
     assert set(result) == {"error"} and result["error"].strip()
 
 
-# --- 4. the login page ------------------------------------------------------------------------------
+# --- 4. the login page ----------------------------------------------------------------------------
 
 
 @pytest.mark.slow
