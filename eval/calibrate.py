@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 from qa.runtime import prepare_environment
@@ -41,7 +42,8 @@ def main() -> None:
     names = list(extractive.WEIGHTS)
 
     rows = []  # per question: list of (features with full dense, stage1 features, label)
-    for item in items:
+    for n, item in enumerate(items, start=1):
+        print(f"{n}/{len(items)}", end="\r", flush=True, file=sys.stderr)
         query = pipe.rewrite(item["q"], item.get("history", []), [])
         vector = query_vector(pipe.embeddings, query)
         hits = pipe.retriever.retrieve(query, k=pipe.settings.top_k, vector=vector)
@@ -50,7 +52,7 @@ def main() -> None:
         if not cands:
             rows.append((item, []))
             continue
-        full = extractive.add_dense(cands, vector, pipe._encode_sentences, top=len(cands))  # noqa: SLF001
+        full = extractive.add_dense(cands, vector, pipe._encode_sentences, top=30)  # noqa: SLF001
         keys = [fold(k) for k in item.get("all") or item.get("any") or []]
         need_all = bool(item.get("all"))
         out = []
