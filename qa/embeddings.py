@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "torch"
+DEFAULT_BACKEND = "onnx-int8"
 """The backend when settings name none (``python -m qa bench`` decides; see docs/BENCHMARKS.md)."""
 
 QUERY_CACHE_SIZE = 256

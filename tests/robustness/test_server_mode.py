@@ -174,6 +174,26 @@ def test_a_lexical_cache_behind_the_server_catches_up(
     assert not app.refresh_if_changed()  # nothing new: nothing to do
 
 
+@pytest.mark.parametrize("mode", ["embedded", "server"])
+def test_an_index_rebuilt_for_another_model_under_a_running_app_is_refused_clearly(
+    mode: str, server_settings: Settings, fake_embeddings: BagOfWordsEmbeddings
+) -> None:
+    """Another process runs ``--reset`` with another model while the app serves: the app's next
+    question gets the model guard's message, never results from vectors it cannot compare."""
+    settings = server_settings if mode == "server" else server_settings.replace(chroma_url="")
+    if mode == "embedded":
+        settings = Settings(index_dir=server_settings.index_dir, refresh_s=0.0,
+                            model_cache=server_settings.model_cache)  # fmt: skip
+    app = _open(settings, fake_embeddings)
+    ingest_paths([NOS_ARTICLE], store=app, embeddings=fake_embeddings, settings=settings)
+    pipeline = Pipeline(settings, fake_embeddings, app)
+    assert not pipeline.ask(POETIN).refused
+    other = IndexSpec("intfloat/multilingual-e5-base", 768, settings.chunk_tokens, 1)
+    open_store(settings, other, for_writing=True, reset=True)
+    with pytest.raises(IndexMismatchError, match="multilingual-e5-base"):
+        pipeline.ask(POETIN)
+
+
 def _lexical_articles(store: ChunkStore) -> set[tuple[str, str]]:
     return set(store.lexical.chunk_hashes().values())
 
