@@ -127,9 +127,7 @@ class Pipeline:
                 warnings.append(f"Herschrijven met het taalmodel mislukte: {err}")
         return rewrite_offline(question, history)
 
-    def topic_article(
-        self, question: str, history: Sequence[str], filters: Filters
-    ) -> str | None:
+    def topic_article(self, question: str, history: Sequence[str], filters: Filters) -> str | None:
         """For a follow-up, the article that best answered the previous question."""
         if not history or not looks_like_follow_up(question):
             return None

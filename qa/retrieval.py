@@ -101,7 +101,9 @@ class HybridRetriever:
         for rank, (chunk_id, _score) in enumerate(lexical):
             fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
         if prefer_article is not None:
-            topic = self.store.dense_search(vector, 6, articles=[prefer_article], **filters.kwargs())
+            topic = self.store.dense_search(
+                vector, 6, articles=[prefer_article], **filters.kwargs()
+            )
             for rank, hit in enumerate(topic):
                 fused[hit.chunk_id] = fused.get(hit.chunk_id, 0.0) + 1.5 / (RRF_K + rank + 1)
             dense = dense + [h for h in topic if h.chunk_id not in {d.chunk_id for d in dense}]

@@ -19,6 +19,9 @@ imports ``ingest``; the ingest function arrives as an argument), or decide what 
 (the pipeline does).
 """
 
+# No ``from __future__ import annotations`` here: gradio reads the ``/ask`` function's type hints
+# at run time to describe the endpoint, so they must be real objects, not strings.
+
 import html
 import logging
 import re

@@ -242,19 +242,24 @@ def test_chat_streams_then_ends_with_the_answer_and_its_sources(sample_pipeline:
     assert "Antwoord uit de artikelen (offline)" in last.status
 
 
-def test_chat_streams_deltas_from_a_generating_pipeline(sample_pipeline: Pipeline) -> None:
-    class Streaming(Pipeline):
-        def stream(self, question, history=(), filters=None):  # type: ignore[no-untyped-def,override]
-            yield "Een limo"
-            yield "usine. [1]"
-            yield Answer("Een limousine. [1]", False, question, (_source(),), (1,), (), "x:y")
+def test_chat_streams_an_llm_answer_and_says_which_model_answered(
+    sample_pipeline: Pipeline,
+) -> None:
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
 
-    pipeline = Streaming(
-        sample_pipeline.settings, sample_pipeline.embeddings, sample_pipeline.store
-    )
-    contents = [u.chat[-1]["content"] for u in _ask(ChatApp(pipeline), "Wat?")]
-    assert contents[:3] == [THINKING, "Een limo", "Een limousine. \\[1\\]"]
-    assert "#bron-1-1" in contents[-1]
+    text = "Poetin gaf Kim een limousine, een theeservies en een dolk [1]."
+    llm = GenericFakeChatModel(messages=iter([AIMessage(text)]))
+    settings = sample_pipeline.settings.replace(llm="fake:test")
+    pipeline = Pipeline(settings, sample_pipeline.embeddings, sample_pipeline.store, llm=llm)
+    updates = _ask(ChatApp(pipeline), "Wat gaf Poetin aan Kim?")
+    contents = [u.chat[-1]["content"] for u in updates]
+    assert contents[0] == THINKING
+    partial = [c for c in contents if c.startswith("Poetin gaf Kim") and "[1]" not in c]
+    assert partial  # the text shows while it streams
+    assert contents[-1].endswith('dolk <a href="#bron-1-1" class="vb-cite">\\[1\\]</a>.')
+    assert "Antwoord van taalmodel fake:test" in updates[-1].status
+    assert 'id="bron-1-1" open>' in updates[-1].sources
 
 
 def test_follow_up_uses_the_earlier_questions(sample_pipeline: Pipeline) -> None:

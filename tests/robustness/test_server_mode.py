@@ -180,7 +180,7 @@ def test_an_index_rebuilt_for_another_model_under_a_running_app_is_refused_clear
 ) -> None:
     """Another process runs ``--reset`` with another model while the app serves: the app's next
     question gets the model guard's message, never results from vectors it cannot compare."""
-    settings = server_settings if mode == "server" else server_settings.replace(chroma_url="")
+    settings = server_settings
     if mode == "embedded":
         settings = Settings(index_dir=server_settings.index_dir, refresh_s=0.0,
                             model_cache=server_settings.model_cache)  # fmt: skip
