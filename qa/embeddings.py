@@ -295,7 +295,12 @@ def load_embeddings(
     if model is None:
         _set_torch_threads(threads)
         if folder is not None:
-            model = _sentence_transformer(str(folder), local_only=True)
+            try:
+                model = _sentence_transformer(str(folder), local_only=True)
+            except Exception as err:  # noqa: BLE001 - transformers raises OSError, ValueError, ...
+                raise ModelUnavailableError(
+                    f"De map '{folder}' bevat geen bruikbaar sentence-transformers-model: {err}"
+                ) from err
         else:
             model = _from_hub(spec)
     return SentenceEmbeddings(
