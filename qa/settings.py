@@ -45,9 +45,9 @@ class Settings:
     max_file_mb: float = 20.0
 
     # Retrieval.
-    top_k: int = 6
+    top_k: int = 8
     candidates: int = 30
-    per_article: int = 3
+    per_article: int = 4
     reranker: str | None = None
 
     # Answering. llm is "none" (the offline answerer) or a spec like "openai:gpt-4o-mini".

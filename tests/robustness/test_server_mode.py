@@ -126,7 +126,8 @@ def test_generation_bumps_keep_the_model_guard_and_the_distance(
     spec = spec_for(server_settings, fake_embeddings)
     assert IndexSpec.from_metadata(collection.metadata) == spec
     assert collection.metadata[GENERATION_KEY] > 0
-    assert collection.configuration["hnsw"]["space"] == "cosine"
+    hnsw = collection.configuration.get("hnsw") or {}
+    assert hnsw.get("space") == "cosine"
     hits = store.dense_search(fake_embeddings.embed_query("limousine Aurus Kim"), 3)
     assert hits and 0.0 < hits[0].dense <= 1.0  # cosine similarity, not an L2 distance
 
