@@ -117,13 +117,24 @@ def ingest_articles(
         texts = [passage_text(a.title, c.text) for a, chunks in pending for c in chunks]
         vectors = _embed(embeddings, texts)
         offset = 0
-        for article, chunks in pending:
-            store.add_article(article, chunks, vectors[offset : offset + len(chunks)])
-            offset += len(chunks)
-            summary.new_chunks += len(chunks)
+        with store.writing():  # one lock and one change notice per batch
+            for article, chunks in pending:
+                store.add_article(article, chunks, vectors[offset : offset + len(chunks)])
+                offset += len(chunks)
+                summary.new_chunks += len(chunks)
         pending = []
 
+    seen_ids: set[str] = set()
     for article in articles:
+        if article.id in seen_ids:
+            summary.skipped.append(
+                Skipped(
+                    _where(article), f"dubbele id '{article.id}'; alleen de eerste is opgenomen"
+                )
+            )
+            done += 1
+            continue
+        seen_ids.add(article.id)
         state = existing.get(article.id)
         for note in article.notes:
             summary.notes.append(Skipped(article.path or article.id, note))

@@ -248,7 +248,7 @@ def _read_markdown(text: str) -> dict[str, Any]:
         try:
             loaded = yaml.safe_load(m.group(1))
             meta = loaded if isinstance(loaded, dict) else {}
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             meta = {}
         text = text[m.end() :] if m.end() <= len(text) else ""
     title = meta.get("title")
@@ -302,11 +302,15 @@ def _read_records_json(text: str, base: dict[str, Any], *, jsonl: bool) -> list[
                 records.append((f"regel {lineno}", json.loads(line)))
             except json.JSONDecodeError as err:
                 records.append((f"regel {lineno}", _Broken(f"ongeldige JSON ({err.msg})")))
+            except RecursionError:
+                records.append((f"regel {lineno}", _Broken("JSON te diep genest")))
     else:
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as err:
             return [Skipped(path, f"ongeldige JSON op regel {err.lineno}: {err.msg}")]
+        except RecursionError:
+            return [Skipped(path, "JSON te diep genest")]
         items = loaded if isinstance(loaded, list) else [loaded]
         records = [(f"item {i}", item) for i, item in enumerate(items, start=1)]
     return _records(records, base)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ class Article:
     path: str | None = None
     notes: tuple[str, ...] = ()  # e.g. "decoded as cp1252"
 
-    @property
+    @cached_property
     def hash(self) -> str:
         return content_hash(self.title + "\n" + self.text)
 

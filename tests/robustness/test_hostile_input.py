@@ -2,8 +2,7 @@
 
 Every case checks the same three things a user would notice: a clear (Dutch) message instead of
 a crash, the process still answering afterwards, and nothing already indexed lost. Cases that
-show a known gap are marked ``xfail(strict=True)`` with the fix they need, so the test turns red
-(XPASS) the day the fix lands and the marker can go.
+show a known gap would be marked ``xfail(strict=True)`` with the fix they need.
 
 Also here: the upload limits and the optional login (``VRAAGBAAK_AUTH``) through the app itself.
 """
@@ -135,8 +134,7 @@ def _duplicate_ids(folder: Path) -> list[Path]:
 
 
 def _duplicate_ids_check(summary: IngestSummary, store: ChunkStore) -> None:
-    # Today both records count as "added" while the second silently replaces the first.
-    # Wanted: the duplicate is reported, so that no text disappears without a word.
+    # The first record with an id is kept; the second is reported, so no text disappears silently.
     assert "dubbel" in store.articles()
     assert summary.added == 1 and any("dubbel" in s.path + s.reason for s in summary.skipped)
 
@@ -205,19 +203,13 @@ FILE_CASES = [
              _write("kort.csv", "id,text,source\n1,Een bericht uit Goes.\n2\n"),
              ingested("goes")),
     FileCase("2000 levels of nested JSON", _write("diep.json", "[" * 2000 + "]" * 2000),
-             skipped_with("JSON"),
-             marks=(pytest.mark.xfail(strict=True, raises=RecursionError, reason=(
-                 "ingest/readers.py _read_records_json catches only JSONDecodeError; a "
-                 "RecursionError from json.loads escapes and stops the whole ingest")),)),
+             skipped_with("JSON")),
     FileCase("YAML front matter with a Python tag",
              _write("yaml.md", "---\ntitle: !!python/object/apply:os.system ['touch /tmp/x']\n"
                     "---\n# Kop\nEen bericht uit Sneek."), ingested("sneek")),
     FileCase("a symlink loop and a dangling link", _symlink_loop, _symlink_loop_check),
     FileCase("a path through '..'", _traversal, _traversal_check),
-    FileCase("duplicate ids with different text", _duplicate_ids, _duplicate_ids_check,
-             marks=(pytest.mark.xfail(strict=True, reason=(
-                 "ingest/pipeline.py ingest_articles counts both records as added and the second "
-                 "silently replaces the first; it should report the duplicate id")),)),
+    FileCase("duplicate ids with different text", _duplicate_ids, _duplicate_ids_check),
     FileCase("an unreadable file (chmod 000)", _unreadable, skipped_with("kan niet gelezen"),
              marks=(pytest.mark.skipif(ROOT, reason="root reads every file"),)),
 ]  # fmt: skip
@@ -447,6 +439,6 @@ def test_with_auth_set_the_app_needs_a_login(sample_pipeline: Pipeline) -> None:
             Client(url, auth=("redactie", "fout"), verbose=False)
         client = Client(url, auth=("redactie", "geheim-123"), verbose=False)
         result = client.predict("Wat gaf Poetin aan Kim?", [], api_name="/ask")
-        assert "limousine" in json.dumps(result, ensure_ascii=False).lower()
+        assert "error" not in result and result["answer"].strip()
     finally:
         demo.close()
