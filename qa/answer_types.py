@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from qa.text import fold, stop_words, words
+from qa.text import MONTHS, fold, stop_words, words
 
 
 class AnswerType(Enum):
@@ -69,18 +69,7 @@ def expected_type(question: str) -> AnswerType | None:
 
 
 _MONTHS = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
+    *MONTHS,
     "jan",
     "feb",
     "mrt",

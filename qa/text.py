@@ -28,6 +28,22 @@ _KEEP = {
 }  # fmt: skip
 _EXTRA_STOP = {"hoeveel", "welk", "welke", "waarheen", "waarvandaan", "hoelang", "ie", "-ie"}
 
+# Dutch month names, in calendar order (dates in readers, date answers in answer_types).
+MONTHS = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
+
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 
 
