@@ -37,7 +37,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy qa ingest
+	$(VENV)/bin/mypy qa ingest app.py
 
 pytest: setup
 	$(VENV)/bin/pytest
