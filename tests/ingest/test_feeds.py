@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,26 +38,15 @@ from tests.ingest.newsite import (
     Route,
     add_zwembad,
     atom,
-    only_localhost,
     rss,
     standard_items,
-    standard_site,
 )
 
 QUICK = FetchOptions(connect_timeout_s=1, read_timeout_s=0.3, retries=0, backoff_s=0)
 CLI_FETCH = ["--timeout", "0.5", "--retries", "0", "--json"]
 
 
-@pytest.fixture(autouse=True)
-def _only_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
-    only_localhost(monkeypatch)
-
-
-@pytest.fixture
-def site() -> Iterator[NewsSite]:
-    with NewsSite() as s:
-        standard_site(s)
-        yield s
+pytestmark = pytest.mark.usefixtures("_only_localhost")
 
 
 def expected_skips(site: NewsSite, timeout: str) -> set[tuple[str, str]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -33,23 +32,12 @@ from tests.ingest.newsite import (
     NewsSite,
     Route,
     article_html,
-    only_localhost,
-    standard_site,
 )
 
 FAST = FetchOptions(connect_timeout_s=1, read_timeout_s=1, retries=0, backoff_s=0)
 
 
-@pytest.fixture(autouse=True)
-def _only_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
-    only_localhost(monkeypatch)
-
-
-@pytest.fixture
-def site() -> Iterator[NewsSite]:
-    with NewsSite() as s:
-        standard_site(s)
-        yield s
+pytestmark = pytest.mark.usefixtures("_only_localhost")
 
 
 # --- URLs -------------------------------------------------------------------------------------
