@@ -36,6 +36,8 @@ class Settings:
     embedding_model: str = BUNDLED_MODEL
     model_cache: Path = field(default_factory=_default_cache)
     embed_batch_size: int = 16
+    embedding_backend: str | None = None  # torch, onnx or onnx-int8 (default: onnx-int8)
+    embedding_threads: int = 0  # 0: the library's default
 
     # Chunking, measured in the embedding model's own tokens.
     chunk_tokens: int = 160
