@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from qa.anchors import missing_anchors
 from qa.answer_types import AnswerType, expected_type, has_type
 from qa.text import fold, stop_words, terms, words
 from qa.types import Hit
@@ -55,8 +56,12 @@ WEIGHTS = {
 # purpose: on the eval set the answerable questions' best sentences reach down to 0.79.
 WEAK_LEXICAL = 0.15
 WEAK_DENSE = 0.80
-# A neighbouring sentence scoring within this margin of the best joins the answer.
-NEIGHBOUR_MARGIN = 0.75
+# A second sentence of the same article scoring within this margin of the best joins the answer.
+SECOND_MARGIN = 1.5
+# The answer comes from the best sentence whose article mentions the question's names.
+ANCHOR_DEPTH = 10
+# How many of the best-retrieved articles are read whole.
+READ_ARTICLES = 2
 
 _ANAPHOR = re.compile(
     r"^(hij|zij|ze|die|dat|deze|dit|het|hem|haar|hun|daar|daarna|daarop|daarom|daardoor|toen|"
@@ -84,20 +89,37 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Extraction:
-    """The chosen sentences (in reading order, all from ``hit``), or a refusal with its reason."""
+class Pick:
+    """One sentence of the answer: where it is (article offsets) and the passage it is in."""
 
-    hit: Hit | None
-    spans: tuple[tuple[int, int], ...]  # article offsets of the chosen sentences
+    hit: Hit
+    start: int
+    end: int
     text: str
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The chosen sentences in reading order, or a refusal with its reason (``picks`` then holds
+    the closest sentence, for the sources)."""
+
+    picks: tuple[Pick, ...]
     refused: bool
     reason: str = ""
     score: float = 0.0
 
+    @property
+    def hit(self) -> Hit | None:
+        return self.picks[0].hit if self.picks else None
+
+    @property
+    def text(self) -> str:
+        return "" if self.refused else " ".join(p.text for p in self.picks)
+
 
 SentenceEncoder = Callable[[list[str]], Sequence[Sequence[float]]]
 DocFreq = Callable[[Sequence[str]], tuple[dict[str, int], int]]
-ArticleTerms = Callable[[str, Sequence[str]], set[str]]  # (article id, terms) -> terms it has
+ArticleReader = Callable[[str], Sequence[Hit]]  # article id -> all its chunks, in order
 
 
 def extract_answer(
@@ -107,51 +129,83 @@ def extract_answer(
     query_vector: Sequence[float] | None = None,
     encode: SentenceEncoder | None = None,
     doc_freq: DocFreq | None = None,
-    article_terms: ArticleTerms | None = None,
+    read_article: ArticleReader | None = None,
 ) -> Extraction:
-    # 1. every sentence of the passages, with its features; the best few get a dense score
-    cands = candidates(question, hits, doc_freq=doc_freq)
+    # 1. every sentence of the best articles (whole) and of the other passages, with features;
+    #    the best few get a dense score
+    articles = _Articles(hits, read_article)
+    cands = candidates(question, articles.passages(), doc_freq=doc_freq)
     if not cands:
-        return Extraction(None, (), "", True, "geen bruikbare zinnen gevonden")
+        return Extraction((), True, "geen bruikbare zinnen gevonden")
     cands = add_dense(cands, query_vector, encode, top=DENSE_RERANK)
     ranked = sorted(cands, key=lambda c: c.logit(), reverse=True)
-    best = ranked[0]
 
-    # 2. refuse when the evidence is of the wrong kind, misses what was asked about, or is weak
+    # 2. the best sentence whose article mentions what the question is about; refuse when
+    #    there is none, when the evidence is of the wrong kind, or when it is weak
+    about = [c for c in ranked[:ANCHOR_DEPTH] if not articles.missing(question, c.hit)]
+    if not about:
+        missing = articles.missing(question, ranked[0].hit)
+        return _refusal(ranked[0], "niet gevonden in de artikelen: " + ", ".join(missing))
+    best = about[0]
     atype = expected_type(question)
     if atype is not None and not best.features["typed"]:
-        typed = [c for c in ranked[:5] if c.features["typed"]]
+        typed = [c for c in about[:5] if c.features["typed"]]
         if not typed:
             return _refusal(best, f"geen {atype.value} gevonden in de artikelen")
         best = typed[0]
-    missing = missing_anchors(question, best.hit, article_terms)
-    if missing:
-        return _refusal(best, "niet gevonden in de artikelen: " + ", ".join(missing))
     if best.weak:
         return _refusal(best, "te weinig bewijs in de artikelen")
 
-    # 3. the answer: the sentence, with a neighbour when it points back or scores nearly as well
-    chosen = [best.index]
-    sentences = best.hit.sentence_texts()
+    # 3. the answer: the sentence, with the one before when it points back, and with a second
+    #    good sentence of the same article when it scores nearly as well
+    chosen = [Pick(best.hit, best.start, best.end, best.text)]
     if _ANAPHOR.match(best.text.lstrip(",' ")) and best.index > 0:
-        chosen.insert(0, best.index - 1)
-    else:
-        # A neighbour joins when it scores nearly as well and covers question words the best
-        # sentence lacks: the answer spans both. (It never joins merely for being similar.)
-        q_set = set(terms(question))
-        covered = set(terms(best.text)) & q_set
-        close = [
-            c.index for c in ranked[1:4]
-            if c.hit.chunk_id == best.hit.chunk_id and abs(c.index - best.index) == 1
-            and best.logit() - c.logit() < NEIGHBOUR_MARGIN
-            and (set(terms(c.text)) & q_set) - covered
-        ]  # fmt: skip
-        chosen = sorted(chosen + close[:1])
-    text = " ".join(sentences[i][2] for i in chosen)
-    if len(text) > MAX_ANSWER_CHARS:
-        chosen, text = [best.index], best.text
-    spans = tuple((sentences[i][0], sentences[i][1]) for i in chosen)
-    return Extraction(best.hit, spans, text, False, score=best.logit())
+        chosen.append(Pick(best.hit, *best.hit.sentence_texts()[best.index - 1]))
+    runner_up = next((c for c in about[1:3] if c.hit.article_id == best.hit.article_id
+                      and all(c.start != p.start for p in chosen)), None)  # fmt: skip
+    if (
+        runner_up is not None
+        and best.logit() - runner_up.logit() < SECOND_MARGIN
+        and (atype is None or runner_up.features["typed"])
+    ):
+        chosen.append(Pick(runner_up.hit, runner_up.start, runner_up.end, runner_up.text))
+    while len(chosen) > 1 and len(" ".join(p.text for p in chosen)) > MAX_ANSWER_CHARS:
+        chosen.pop()
+    picks = tuple(sorted(chosen, key=lambda p: p.start))
+    return Extraction(picks, False, score=best.logit())
+
+
+class _Articles:
+    """The passages to read: every chunk of the best-retrieved articles (an answer is often a
+    sentence the passage search did not return, next to one it did), then the other hits."""
+
+    def __init__(self, hits: Sequence[Hit], read_article: ArticleReader | None) -> None:
+        self._hits = list(hits)
+        self._read = read_article
+        self._text: dict[str, str] = {}
+
+    def passages(self) -> list[Hit]:
+        if self._read is None:
+            return self._hits
+        best = list(dict.fromkeys(h.article_id for h in self._hits))[:READ_ARTICLES]
+        out: list[Hit] = []
+        for article_id in best:
+            own = [h for h in self._hits if h.article_id == article_id]
+            score, dense = max(h.score for h in own), max(h.dense for h in own)
+            chunks = self._read(article_id) or own
+            out += [replace(c, score=score, dense=dense) for c in chunks]
+            self._text[article_id] = _joined(chunks)
+        return out + [h for h in self._hits if h.article_id not in best]
+
+    def missing(self, question: str, hit: Hit) -> list[str]:
+        if hit.article_id not in self._text:
+            chunks = self._read(hit.article_id) if self._read is not None else ()
+            self._text[hit.article_id] = _joined(chunks or [hit])
+        return missing_anchors(question, self._text[hit.article_id])
+
+
+def _joined(chunks: Sequence[Hit]) -> str:
+    return " ".join([chunks[0].title, *(c.text for c in chunks)]) if chunks else ""
 
 
 def candidates(
@@ -245,7 +299,8 @@ def add_dense(
 
 
 def _refusal(best: Candidate, reason: str) -> Extraction:
-    return Extraction(best.hit, ((best.start, best.end),), "", True, reason, best.logit())
+    pick = Pick(best.hit, best.start, best.end, best.text)
+    return Extraction((pick,), True, reason, best.logit())
 
 
 def _idf(q_terms: Sequence[str], doc_freq: DocFreq | None) -> dict[str, float]:
@@ -301,53 +356,4 @@ def _roles(
     return float(agree - clash)
 
 
-_QUESTION_WORDS = {"wie", "wat", "waar", "wanneer", "waarom", "hoe", "hoeveel", "welk", "welke"}
-# Adjectives and demonyms of places ("Russische", "Italiaanse", "Belgen") are capitalised in
-# Dutch but are descriptions, not names the answer must repeat.
-_DEMONYM = re.compile(r"(s|sche|se|aans|aanse|ees|ese|isch|ische|en|er|ers)$")
-
-
-def anchors(question: str) -> list[str]:
-    """Names and numbers the question is about: the answer's article must mention them."""
-    out = []
-    for i, word in enumerate(words(question)):
-        folded = fold(word)
-        if folded in _QUESTION_WORDS or folded in stop_words():
-            continue
-        if (
-            any(ch.isdigit() for ch in word)
-            or word[:1].isupper()
-            and i > 0
-            and not (len(word) > 5 and _DEMONYM.search(folded))
-        ):
-            out.append(word)
-    return out
-
-
-def missing_anchors(question: str, hit: Hit, article_terms: ArticleTerms | None) -> list[str]:
-    """The anchors of ``question`` that neither ``hit`` nor (when known) its article mention."""
-    missing = []
-    for anchor in anchors(question):
-        if _in_text(anchor, hit.title + " " + hit.text):
-            continue
-        wanted = terms(anchor)
-        if (
-            article_terms is not None
-            and wanted
-            and set(wanted) <= article_terms(hit.article_id, wanted)
-        ):
-            continue
-        missing.append(anchor)
-    return missing
-
-
-def _in_text(anchor: str, text: str) -> bool:
-    haystack = fold(text)
-    folded = fold(anchor)
-    if folded in haystack:
-        return True
-    parts = [p for p in re.split(r"[-'’]", folded) if len(p) >= 4]
-    return bool(parts) and all(p[:5] in haystack for p in parts)
-
-
-__all__ = ["AnswerType", "Candidate", "Extraction", "anchors", "candidates", "extract_answer"]
+__all__ = ["AnswerType", "Candidate", "Extraction", "Pick", "candidates", "extract_answer"]

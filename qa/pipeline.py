@@ -19,7 +19,7 @@ from langchain_core.embeddings import Embeddings
 
 from qa.citations import REFUSAL
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
-from qa.extractive import Extraction, extract_answer
+from qa.extractive import Extraction, Pick, extract_answer
 from qa.followup import looks_like_follow_up, rewrite_offline
 from qa.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
 from qa.settings import Settings
@@ -86,7 +86,7 @@ class Pipeline:
         # 4. the offline answer: the answer without an LLM, and the fallback with one
         extraction = extract_answer(
             query, hits, query_vector=vector, encode=self._encode_sentences,
-            doc_freq=self._doc_freq, article_terms=self.store.lexical.article_terms,
+            doc_freq=self._doc_freq, read_article=self.store.article_chunks,
         )  # fmt: skip
         offline = offline_answer(query, hits, extraction)
         if self.llm is None or not hits:
@@ -182,27 +182,49 @@ class Pipeline:
 
 
 def offline_answer(query: str, hits: Sequence[Hit], extraction: Extraction) -> Answer:
-    """Turn an extraction into an Answer: the cited passage first as [1], the others after it."""
+    """Turn an extraction into an Answer: each run of adjacent chosen sentences cites its own
+    passage ([1], [2]) with those sentences highlighted; the other passages follow uncited."""
     retrieved = tuple(dict.fromkeys(h.article_id for h in hits))
-    if extraction.hit is None:
+    if not extraction.picks:
         return Answer(REFUSAL, True, query, (), (), (), "offline", retrieved)
-    ordered = [extraction.hit] + [h for h in hits if h.chunk_id != extraction.hit.chunk_id]
-    highlight = _span_in(extraction.hit, extraction.spans)
-    sources = tuple(
-        _source(n, h, highlight if n == 1 else None) for n, h in enumerate(ordered, start=1)
+    runs = _runs(extraction.picks)
+    cited_sources = [
+        _source(n, run[0].hit, (run[0].start - run[0].hit.start, run[-1].end - run[0].hit.start))
+        for n, run in enumerate(runs, start=1)
+    ]
+    used = {run[0].hit.chunk_id for run in runs}
+    rest = [h for h in hits if h.chunk_id not in used]
+    sources = (
+        *cited_sources,
+        *(_source(n, h, None) for n, h in enumerate(rest, start=len(runs) + 1)),
     )
     if extraction.refused:
         text = (
             f"{REFUSAL} ({extraction.reason}.) Dit zijn de artikelen die er het dichtst bij komen."
         )
         return Answer(text, True, query, sources, (), (), "offline", retrieved)
-    return Answer(f"{extraction.text} [1]", False, query, sources, (1,), (), "offline", retrieved)
+    text = " ".join(
+        " ".join(p.text for p in run) + f" [{n}]" for n, run in enumerate(runs, start=1)
+    )
+    cited = tuple(range(1, len(runs) + 1))
+    return Answer(text, False, query, sources, cited, (), "offline", retrieved)
 
 
-def _span_in(hit: Hit, spans: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
-    if not spans:
-        return None
-    return spans[0][0] - hit.start, spans[-1][1] - hit.start
+def _runs(picks: Sequence[Pick]) -> list[list[Pick]]:
+    """Group sentences that follow each other within one passage: one citation each."""
+    runs: list[list[Pick]] = []
+    for pick in picks:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and pick.hit.article_id == last.hit.article_id
+            and 0 <= pick.start - last.end <= 2
+            and pick.end <= runs[-1][0].hit.start + len(runs[-1][0].hit.text)
+        ):
+            runs[-1].append(pick)
+        else:
+            runs.append([pick])
+    return runs
 
 
 def _source(n: int, hit: Hit, highlight: tuple[int, int] | None) -> Source:

@@ -1,0 +1,129 @@
+"""Anchors: the names and numbers a question is about. An article that answers the question
+must mention them, so the offline answerer refuses ("Wat gaf Poetin aan Biden?") when the
+answer's article does not.
+
+A mention is matched loosely, the way news writing varies a name:
+- case, diacritics and a hyphenated common-noun head are ignored ("League-wedstrijd" is found
+  as "World League", "500cc-race" as "500cc");
+- inflected and derived forms of a name count ("Noord-Ierland" in "Noord-Ierse", "Tibet" in
+  "Tibetaanse", "Moskou" in "Moskouse");
+- a few metonyms of Dutch news count too ("Brussel" for the European Commission, "Moskou" for
+  Russia, "VS" for "Amerikaanse", "Giro" for "Ronde van Italië").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from qa.text import fold, stop_words, words
+
+QUESTION_WORDS = {"wie", "wat", "waar", "wanneer", "waarom", "hoe", "hoeveel", "welk", "welke"}
+# Adjectives and demonyms of places ("Russische", "Italiaanse", "Belgen") are capitalised in
+# Dutch but are descriptions, not names the answer must repeat.
+_DEMONYM = re.compile(r"(s|sche|se|aans|aanse|ees|ese|isch|ische|en|er|ers)$")
+
+# Metonyms and short forms of Dutch news: an anchor on the left is also found as any
+# (folded) phrase on the right.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "brussel": ("europese commissie", "europese unie", "eu", "eu-", "commissie"),
+    "moskou": ("rusland", "russisch", "kremlin"),
+    "kremlin": ("rusland", "russisch", "moskou"),
+    "washington": ("verenigde staten", "amerika", "vs", "witte huis"),
+    "vs": ("verenigde staten", "amerika", "usa"),
+    "usa": ("verenigde staten", "amerika", "vs"),
+    "amerika": ("verenigde staten", "vs", "usa"),
+    "den haag": ("kabinet", "regering", "tweede kamer"),
+    "peking": ("china", "chinees", "beijing"),
+    "beijing": ("china", "chinees", "peking"),
+    "pyongyang": ("noord-korea",),
+    "kiev": ("oekraine", "kyiv"),
+    "kyiv": ("oekraine", "kiev"),
+    "londen": ("brits", "groot-brittannie", "engeland"),
+    "parijs": ("frankrijk", "frans"),
+    "berlijn": ("duitsland", "duits"),
+    "giro": ("ronde van italie",),
+    "tour": ("ronde van frankrijk",),
+    "vuelta": ("ronde van spanje",),
+    "eu": ("europese unie", "brussel"),
+    "vn": ("verenigde naties",),
+    "navo": ("nato",),
+    "nato": ("navo",),
+}
+
+
+def anchors(question: str) -> list[str]:
+    """Names and numbers the question is about: the answer's article must mention them."""
+    out = []
+    for i, word in enumerate(words(question)):
+        folded = fold(word)
+        if folded in QUESTION_WORDS or folded in stop_words():
+            continue
+        if (
+            any(ch.isdigit() for ch in word)
+            or word[:1].isupper()
+            and i > 0
+            and not (len(word) > 5 and _DEMONYM.search(folded))
+        ):
+            out.append(word)
+    return out
+
+
+def missing_anchors(question: str, text: str) -> list[str]:
+    """The anchors of ``question`` that ``text`` (an article) does not mention."""
+    return [a for a in anchors(question) if not mentions(text, a)]
+
+
+def mentions(text: str, anchor: str) -> bool:
+    """Does ``text`` mention ``anchor``, allowing for the variations of a name in news text?"""
+    haystack = fold(text)
+    folded = fold(anchor)
+    if _has_phrase(haystack, folded):
+        return True
+    if any(_has_phrase(haystack, alias) for alias in ALIASES.get(folded, ())):
+        return True
+    # A hyphenated anchor: its name parts must be there; a common-noun head ("-wedstrijd",
+    # "-race", "-film") may be worded differently.
+    parts = [p for p in re.split(r"[-'’]", anchor) if p]
+    names = [p for p in parts if p[:1].isupper() or any(ch.isdigit() for ch in p)] or parts
+    if len(parts) > 1 and all(_mentions_part(text, haystack, p) for p in names):
+        return True
+    return len(parts) == 1 and _mentions_part(text, haystack, anchor)
+
+
+def _mentions_part(text: str, haystack: str, part: str) -> bool:
+    folded = fold(part)
+    if _has_phrase(haystack, folded):
+        return True
+    if len(folded) < 4 or any(ch.isdigit() for ch in folded):
+        return False
+    # A derived form of the name: a capitalised word of the text sharing most of its start
+    # ("Ierland" / "Ierse", "Tibet" / "Tibetaanse", "Brussel" / "Brusselse" but not "Bruggen").
+    stem = folded[:-4] if folded.endswith("land") and len(folded) >= 7 else folded
+    need = len(stem) if stem != folded else max(4, round(0.7 * len(folded)))
+    return any(_common_prefix(stem, name) >= need for name in _names(text))
+
+
+@lru_cache(maxsize=64)
+def _names(text: str) -> frozenset[str]:
+    names = set()
+    for word in words(text):
+        if word[:1].isupper():
+            names.add(fold(word))
+            names.update(fold(p) for p in re.split(r"[-'’]", word) if p)
+    return frozenset(names)
+
+
+def _has_phrase(haystack: str, phrase: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", haystack) is not None or (
+        phrase.endswith("-") and phrase in haystack
+    )
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
