@@ -26,7 +26,7 @@ _DEMONYM = re.compile(r"(s|sche|se|aans|aanse|ees|ese|isch|ische|en|er|ers)$")
 # Metonyms and short forms of Dutch news: an anchor on the left is also found as any
 # (folded) phrase on the right.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "brussel": ("europese commissie", "europese unie", "eu", "eu-", "commissie"),
+    "brussel": ("europese commissie", "europese unie", "eu", "commissie"),
     "moskou": ("rusland", "russisch", "kremlin"),
     "kremlin": ("rusland", "russisch", "moskou"),
     "washington": ("verenigde staten", "amerika", "vs", "witte huis"),
@@ -80,7 +80,7 @@ def mentions(text: str, anchor: str) -> bool:
     folded = fold(anchor)
     if _has_phrase(haystack, folded):
         return True
-    if any(_has_phrase(haystack, alias) for alias in ALIASES.get(folded, ())):
+    if any(_has_phrase(haystack, alias, prefix=len(alias) >= 5) for alias in ALIASES.get(folded, ())):
         return True
     # A hyphenated anchor: its name parts must be there; a common-noun head ("-wedstrijd",
     # "-race", "-film") may be worded differently.
@@ -114,10 +114,10 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _has_phrase(haystack: str, phrase: str) -> bool:
-    return re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", haystack) is not None or (
-        phrase.endswith("-") and phrase in haystack
-    )
+def _has_phrase(haystack: str, phrase: str, *, prefix: bool = False) -> bool:
+    """``phrase`` as whole words of ``haystack`` (with ``prefix``, as the start of a word)."""
+    end = "" if prefix else r"(?!\w)"
+    return re.search(r"(?<!\w)" + re.escape(phrase) + end, haystack) is not None
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -17,6 +17,8 @@ from qa.text import MONTHS, fold, stop_words, words
 
 class AnswerType(Enum):
     PERSON = "persoon of organisatie"
+    NAME = "naam"
+    ORDINAL = "plaats in de rangorde"
     DATE = "datum of tijd"
     PLACE = "plaats"
     NUMBER = "aantal"
@@ -41,7 +43,12 @@ _WELK = {noun: atype for atype, nouns in _WELK_NOUNS.items() for noun in nouns.s
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"\b(hoeveel|wat)\s+(kost|kostte|kostten|kosten|bedraagt|bedroeg|betaalde|"
                 r"verdient|verdiende|opbrengst)\b|\bhoe\s+duur\b|\bwelk\s+bedrag\b|"
-                r"\bvoor\s+hoeveel\s+(geld|euro)\b|\bwat\s+is\s+de\s+prijs\b"), AnswerType.MONEY),
+                r"\bhoeveel\s+(\w*geld|euro|dollar)\b|\bwat\s+is\s+de\s+prijs\b|"
+                r"\b(hoeveel|wat)\b.*\b(kost|kostte|kosten|betalen|betaalt|betaalde|betaald|"
+                r"verdienen|verdient|verdiende|verdiend|opgebracht|opbrengen|opgeleverd)\b"),
+     AnswerType.MONEY),
+    (re.compile(r"\bhoeveelste\b|\bop\s+welke\s+plaats\s+(eindig|finish|kwam|kwamen|staat|"
+                r"stond|stonden|belandde|werd|werden)"), AnswerType.ORDINAL),
     (re.compile(r"\b(hoeveel|hoe\s*veel|hoe\s+oud|hoe\s+lang|hoelang|hoe\s+groot|hoe\s+hoog|"
                 r"hoe\s+ver|hoe\s+zwaar|hoe\s+vaak|welk\s+percentage|welk\s+aantal)\b"),
      AnswerType.NUMBER),
@@ -49,9 +56,13 @@ _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
                 r"in\s+welk\s+jaar)\b"), AnswerType.DATE),
     (re.compile(r"\b(waar|waarheen|waarvandaan|vanwaar)\b(?!\s*(om|door|voor|mee|over|op|van|"
                 r"aan|in|uit|naar|bij|tegen|toe)\b)"), AnswerType.PLACE),
-    (re.compile(r"\b(waarom|waardoor|om\s+welke\s+reden|hoe\s+komt\s+het)\b"), AnswerType.REASON),
+    (re.compile(r"\b(waarom|waardoor|om\s+welke\s+reden|hoe\s+komt\s+het|hoe\s+kwam\s+het)\b|"
+                r"\bwat\s+(is|was|zijn|waren)\s+de\s+(oorzaak|oorzaken|reden|redenen|aanleiding)\b"),
+     AnswerType.REASON),
     (re.compile(r"^(\w+\s+)?(wie|wiens|wier)\b|\b(door|met|aan|voor|van|tegen|naast|over)\s+wie\b"),
      AnswerType.PERSON),
+    (re.compile(r"\bhoe\s+(heet|heette|heten|heetten)\b|\bwat\s+(is|was)\s+de\s+(\w+\s+)?naam\b"),
+     AnswerType.NAME),
 ]  # fmt: skip
 
 
@@ -87,8 +98,14 @@ _DAYS = ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "
 _RELATIVE = (
     r"gisteren|vandaag|morgen|eergisteren|overmorgen|vorig jaar|vorige (week|maand|eeuw)|"
     r"volgend jaar|volgende (week|maand)|dit jaar|deze week|vanavond|vanochtend|vannacht|"
-    r"gistermiddag|gisteravond|gisterochtend|eeuw|jaren|decennia|seizoen|zomer|winter|lente|"
-    r"herfst|kerst|pasen|ochtend|middag|avond|nacht|onlangs|binnenkort|sinds|tot|na|voor"
+    r"gistermiddag|gisteravond|gisterochtend|zomer|winter|lente|herfst|kerst|pasen|"
+    r"'s (ochtends|middags|avonds|nachts)|onlangs|binnenkort|volgende? (week|maand|jaar)|"
+    r"(begin|eind|midden|halverwege) (de|het|deze|dit|vorige?)?\s*\w+|jaren \d0"
+)
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b|\b'\d{2}\b")
+_DAY = re.compile(
+    r"\b\d{1,2}\s+(" + "|".join(_MONTHS) + r")\b|\b\d{1,2}[-/.]\d{1,2}([-/.]\d{2,4})?\b|"
+    r"\b(" + "|".join(_DAYS) + r")\b"
 )
 _DATE = re.compile(
     r"\b(1[0-9]{3}|20[0-9]{2})\b|\b\d{1,2}[-/.]\d{1,2}([-/.]\d{2,4})?\b|\b\d{1,2}[:.]\d{2}\s*uur\b|"
@@ -141,11 +158,12 @@ _NUMBER_WORDS = [
     "vierde",
     "vijfde",
 ]
-_NUMBER = re.compile(r"\d|\b(" + "|".join(w for w in _NUMBER_WORDS if w != "een") + r")\w*\b")
+_NUMBER = re.compile(r"\d[\d.,]*|\b(" + "|".join(w for w in _NUMBER_WORDS if w != "een") + r")\w*\b")
+_CURRENCY = r"(euro|eurocent|dollar|dollars|gulden|frank|franken|pond|roebel|roebels|yen|cent)"
+# Case-sensitive: "10 miljoen euro" is an amount, "Euro 2000" a championship.
 _MONEY = re.compile(
-    r"[€$£]|\b(euro|eurocent|dollar|dollars|gulden|frank|franken|pond|roebel|roebels|yen|"
-    r"cent|miljoen|miljard)\b.*\d|\d.*\b(euro|dollar|dollars|gulden|frank|pond|roebel|roebels|"
-    r"yen|cent)\b|\bgratis\b|\bkosteloos\b|\bprijs van\b"
+    r"[€$£]\s*\d|\d[\d.,]*\s*(miljoen|miljard|duizend|mln|mld)?\s*" + _CURRENCY + r"\b|"
+    r"\b" + _CURRENCY + r"\s+\d|\bgratis\b|\bkosteloos\b|\bprijs van\b"
 )
 _REASON = re.compile(
     r"\b(omdat|doordat|want|vanwege|wegens|daardoor|daarom|zodat|dankzij|oorzaak|reden|"
@@ -153,9 +171,9 @@ _REASON = re.compile(
 )
 _PLACE_PREP = re.compile(
     r"\b(in|naar|uit|te|bij|op|vanuit|nabij|richting|rond|langs|tegenover|buiten|binnen)\s+"
-    r"(de\s+|het\s+)?[A-ZÀ-Ý][\w'-]+"
+    r"(de\s+|het\s+)?[A-ZÀ-Ý][\w'-]+(\s+[A-ZÀ-Ý][\w'-]+)*"
 )
-_DATELINE = re.compile(r"^[A-Z][A-Z' -]{2,}\s+-")
+_DATELINE = re.compile(r"^[A-Z][A-Z',. -]{2,}\s+-")
 
 
 def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
@@ -163,20 +181,58 @@ def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
     text = sentence
     low = fold(text)
     if atype is AnswerType.DATE:
+        asked = fold(question)
+        if re.search(r"\b(welk|in welk) (jaar|jaartal)\b", asked):
+            return bool(_YEAR.search(low))
+        if re.search(r"\b(welke|op welke) (datum|dag)\b", asked):
+            return bool(_DAY.search(low))
         return bool(_DATE.search(low))
     if atype is AnswerType.NUMBER:
-        return bool(_NUMBER.search(low))
+        # a count or measure (not a date, a match score or a ranking), of time when the
+        # question counts time ("Hoeveel dagen ..."), otherwise not ("Hoeveel toeschouwers ...")
+        counts = _NOT_A_COUNT.sub(" ", low)
+        asked = re.search(r"\bhoeveel\s+(\w+)", fold(question))
+        if asked and asked.group(1) not in _NUMBER_WORDS:
+            timed = [
+                m for m in _NUMBER.finditer(counts)
+                if _TIME_UNIT.match(counts, m.end()) or _TIME_IN_WORD.search(m.group())
+            ]  # fmt: skip
+            if _TIME_UNIT.match(" " + asked.group(1)):
+                return bool(timed)
+            return len(list(_NUMBER.finditer(counts))) > len(timed)
+        return bool(_NUMBER.search(counts))
+    if atype is AnswerType.ORDINAL:
+        return bool(_ORDINAL.search(low))
     if atype is AnswerType.MONEY:
-        return bool(_MONEY.search(low))
+        return bool(_MONEY.search(text))
     if atype is AnswerType.REASON:
         return bool(_REASON.search(low))
     if atype is AnswerType.PLACE:
         return bool(_PLACE_PREP.search(text) or _DATELINE.search(text)) or bool(
             _new_names(text, question)
         )
-    if atype is AnswerType.PERSON:
-        return bool(_new_names(text, question))
+    if atype in (AnswerType.PERSON, AnswerType.NAME):
+        # a name that is neither the place something happens in ("in Kopenhagen", "uit Tibet")
+        # nor a dateline ("NIJMEGEN -")
+        return bool(_new_names(_PLACE_PREP.sub(" ", _DATELINE.sub(" ", text)), question))
     return True
+
+
+_ORDINALS = (
+    "eerste|tweede|derde|vierde|vijfde|zesde|zevende|achtste|negende|tiende|elfde|twaalfde|"
+    "dertiende|veertiende|vijftiende|zestiende|zeventiende|achttiende|negentiende|twintigste|"
+    "laatste|winnaar|won|wint|gewonnen|zege|zegevierde"
+)
+_TIME_UNIT = re.compile(
+    r"\s*(\w+\s+)?(seconde|seconden|minuut|minuten|kwartier|uur|uren|dag|dagen|week|weken|"
+    r"maand|maanden|jaar|jaren|eeuw|eeuwen|keer|maal|tal)\b"
+)
+_TIME_IN_WORD = re.compile(r"(jaar|jarig|maand|week|weeks|dag|daags|uur|urig|maal|keer)")
+_ORDINAL = re.compile(r"\b(" + _ORDINALS + r")\b|\b\d+(e|ste|de)\b")
+_NOT_A_COUNT = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b\d{1,2}\s+(" + "|".join(MONTHS) + r")\b|"
+    r"\b\d+\s*-\s*\d+\b|\b(" + _ORDINALS + r")\b"
+)
 
 
 def _new_names(sentence: str, question: str) -> list[str]:

@@ -60,6 +60,7 @@ WEAK_DENSE = 0.80
 SECOND_MARGIN = 1.5
 # The answer comes from the best sentence whose article mentions the question's names.
 ANCHOR_DEPTH = 10
+TYPE_MARGIN = 2.0  # a sentence of the asked-for kind must score nearly as well as the best
 # How many of the best-retrieved articles are read whole.
 READ_ARTICLES = 2
 
@@ -85,7 +86,11 @@ class Candidate:
     @property
     def weak(self) -> bool:
         f = self.features
-        return f["lexical_raw"] < WEAK_LEXICAL and f["dense_raw"] < WEAK_DENSE
+        return (
+            f["lexical_raw"] < WEAK_LEXICAL
+            and f["context"] < WEAK_LEXICAL
+            and f["dense_raw"] < WEAK_DENSE
+        )
 
 
 @dataclass(frozen=True)
@@ -149,10 +154,12 @@ def extract_answer(
     best = about[0]
     atype = expected_type(question)
     if atype is not None and not best.features["typed"]:
-        typed = [c for c in about[:5] if c.features["typed"]]
-        if not typed:
+        typed = [c for c in about[:5] if c.features["typed"]
+                 and best.logit() - c.logit() < TYPE_MARGIN]  # fmt: skip
+        if typed:
+            best = typed[0]
+        elif atype is not AnswerType.REASON:  # a reason is often given without "omdat"
             return _refusal(best, f"geen {atype.value} gevonden in de artikelen")
-        best = typed[0]
     if best.weak:
         return _refusal(best, "te weinig bewijs in de artikelen")
 
