@@ -42,16 +42,16 @@ def collect(index: Path, questions: Path) -> list[dict]:
         hits = pipe.retriever.retrieve(
             query, k=pipe.settings.top_k, vector=vector, prefer_article=topic
         )
-        cands = extractive.candidates(query, hits, doc_freq=pipe._doc_freq)  # noqa: SLF001
+        passages = extractive.Passages(hits, pipe.store.article_chunks).passages()
+        cands = extractive.candidates(query, passages, doc_freq=pipe._doc_freq)  # noqa: SLF001
         cands = extractive.add_dense(cands, vector, pipe._encode_sentences, top=30)  # noqa: SLF001
         keys = [fold(k) for k in item.get("all") or item.get("any") or []]
         out = []
         for c in cands:
             text = fold(c.text)
             ok = all(k in text for k in keys) if item.get("all") else any(k in text for k in keys)
-            missing = False  # anchors are checked per article in extract_answer
             label = bool(item.get("doc")) and c.hit.article_id == item["doc"] and ok
-            out.append({"f": c.features, "label": label, "missing": bool(missing)})
+            out.append({"f": c.features, "label": label, "missing": False})
         rows.append(
             {"item": item, "cands": out, "typed_q": extractive.expected_type(query) is not None}
         )

@@ -246,10 +246,19 @@ def _new_names(sentence: str, question: str) -> list[str]:
         folded = fold(word)
         if folded in stop or folded[:5] in asked:
             continue
-        if i == 0 and folded in _COMMON_STARTERS:
-            continue
+        if i == 0 and (folded in _COMMON_STARTERS or _is_word(folded)):
+            continue  # "Winnende werper werd ...": a capital because the sentence starts
+        if len(folded) > 5 and folded.endswith(("se", "sche")) and _is_word(folded):
+            continue  # an adjective of a place or people: "Europese", "Surinaamse"
         names.append(word)
     return names
+
+
+def _is_word(folded: str) -> bool:
+    """A Dutch dictionary word (simplemma knows it), as opposed to a name."""
+    import simplemma
+
+    return bool(simplemma.is_known(folded, lang="nl"))
 
 
 _COMMON_STARTERS = {

@@ -57,7 +57,7 @@ WEIGHTS = {
 WEAK_LEXICAL = 0.15
 WEAK_DENSE = 0.80
 # A second sentence of the same article scoring within this margin of the best joins the answer.
-SECOND_MARGIN = 1.5
+SECOND_MARGIN = 2.5
 # The answer comes from the best sentence whose article mentions the question's names.
 ANCHOR_DEPTH = 10
 TYPE_MARGIN = 2.0  # a sentence of the asked-for kind must score nearly as well as the best
@@ -138,7 +138,7 @@ def extract_answer(
 ) -> Extraction:
     # 1. every sentence of the best articles (whole) and of the other passages, with features;
     #    the best few get a dense score
-    articles = _Articles(hits, read_article)
+    articles = Passages(hits, read_article)
     cands = candidates(question, articles.passages(), doc_freq=doc_freq)
     if not cands:
         return Extraction((), True, "geen bruikbare zinnen gevonden")
@@ -182,7 +182,7 @@ def extract_answer(
     return Extraction(picks, False, score=best.logit())
 
 
-class _Articles:
+class Passages:
     """The passages to read: every chunk of the best-retrieved articles (an answer is often a
     sentence the passage search did not return, next to one it did), then the other hits."""
 
