@@ -127,3 +127,27 @@ def _common_prefix(a: str, b: str) -> int:
             break
         n += 1
     return n
+
+
+# "Hoeveel toeschouwers ...?" asks to count something the article must at least name; these
+# nouns are too general (or units of time) for that test.
+_GENERIC_COUNTED = {
+    "mensen", "personen", "man", "vrouwen", "kinderen", "keer", "maal", "jaar", "jaren", "tijd",
+    "dagen", "weken", "maanden", "uur", "uren", "minuten", "seconden", "procent", "geld", "euro",
+    "dollar", "meter", "kilometer", "kilo", "stuks", "punten", "van", "de", "het", "een", "zijn",
+    "is", "was", "waren", "heeft", "hebben", "had", "kost", "kostte", "zou", "zullen", "moet",
+}  # fmt: skip
+_COUNTED = re.compile(r"\bhoeveel\s+([a-z][\w-]*)")
+
+
+def missing_counted(question: str, text: str) -> str | None:
+    """The thing a "Hoeveel X ...?" question counts, when ``text`` never names it."""
+    from qa.text import terms
+
+    match = _COUNTED.search(fold(question))
+    if match is None or match.group(1) in _GENERIC_COUNTED:
+        return None
+    wanted = terms(match.group(1))
+    if not wanted or set(wanted) & set(terms(text)):
+        return None
+    return match.group(1)

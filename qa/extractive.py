@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from qa.anchors import missing_anchors
+from qa.anchors import missing_anchors, missing_counted
 from qa.answer_types import AnswerType, expected_type, has_type
 from qa.text import fold, stop_words, terms, words
 from qa.types import Hit
@@ -152,6 +152,9 @@ def extract_answer(
         missing = articles.missing(question, ranked[0].hit)
         return _refusal(ranked[0], "niet gevonden in de artikelen: " + ", ".join(missing))
     best = about[0]
+    counted = articles.missing_counted(question, best.hit)
+    if counted:
+        return _refusal(best, f"het artikel noemt geen {counted}")
     atype = expected_type(question)
     if atype is not None and not best.features["typed"]:
         typed = [c for c in about[:5] if c.features["typed"]
@@ -205,10 +208,18 @@ class Passages:
         return out + [h for h in self._hits if h.article_id not in best]
 
     def missing(self, question: str, hit: Hit) -> list[str]:
+        """The question's anchors that ``hit``'s article does not mention."""
+        return missing_anchors(question, self.text(hit))
+
+    def missing_counted(self, question: str, hit: Hit) -> str | None:
+        return missing_counted(question, self.text(hit))
+
+    def text(self, hit: Hit) -> str:
+        """The whole text of ``hit``'s article (just the passage when articles can't be read)."""
         if hit.article_id not in self._text:
             chunks = self._read(hit.article_id) if self._read is not None else ()
             self._text[hit.article_id] = _joined(chunks or [hit])
-        return missing_anchors(question, self._text[hit.article_id])
+        return self._text[hit.article_id]
 
 
 def _joined(chunks: Sequence[Hit]) -> str:
