@@ -80,7 +80,9 @@ def mentions(text: str, anchor: str) -> bool:
     folded = fold(anchor)
     if _has_phrase(haystack, folded):
         return True
-    if any(_has_phrase(haystack, alias, prefix=len(alias) >= 5) for alias in ALIASES.get(folded, ())):
+    if any(
+        _has_phrase(haystack, alias, prefix=len(alias) >= 5) for alias in ALIASES.get(folded, ())
+    ):
         return True
     # A hyphenated anchor: its name parts must be there; a common-noun head ("-wedstrijd",
     # "-race", "-film") may be worded differently.

@@ -158,7 +158,9 @@ _NUMBER_WORDS = [
     "vierde",
     "vijfde",
 ]
-_NUMBER = re.compile(r"\d[\d.,]*|\b(" + "|".join(w for w in _NUMBER_WORDS if w != "een") + r")\w*\b")
+_NUMBER = re.compile(
+    r"\d[\d.,]*|\b(" + "|".join(w for w in _NUMBER_WORDS if w != "een") + r")\w*\b"
+)
 _CURRENCY = r"(euro|eurocent|dollar|dollars|gulden|frank|franken|pond|roebel|roebels|yen|cent)"
 # Case-sensitive: "10 miljoen euro" is an amount, "Euro 2000" a championship.
 _MONEY = re.compile(
@@ -181,23 +183,22 @@ def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
     text = sentence
     low = fold(text)
     if atype is AnswerType.DATE:
-        asked = fold(question)
-        if re.search(r"\b(welk|in welk) (jaar|jaartal)\b", asked):
+        if re.search(r"\b(welk|in welk) (jaar|jaartal)\b", fold(question)):
             return bool(_YEAR.search(low))
-        if re.search(r"\b(welke|op welke) (datum|dag)\b", asked):
+        if re.search(r"\b(welke|op welke) (datum|dag)\b", fold(question)):
             return bool(_DAY.search(low))
         return bool(_DATE.search(low))
     if atype is AnswerType.NUMBER:
         # a count or measure (not a date, a match score or a ranking), of time when the
         # question counts time ("Hoeveel dagen ..."), otherwise not ("Hoeveel toeschouwers ...")
         counts = _NOT_A_COUNT.sub(" ", low)
-        asked = re.search(r"\bhoeveel\s+(\w+)", fold(question))
-        if asked and asked.group(1) not in _NUMBER_WORDS:
+        counted = re.search(r"\bhoeveel\s+(\w+)", fold(question))
+        if counted and counted.group(1) not in _NUMBER_WORDS:
             timed = [
                 m for m in _NUMBER.finditer(counts)
                 if _TIME_UNIT.match(counts, m.end()) or _TIME_IN_WORD.search(m.group())
             ]  # fmt: skip
-            if _TIME_UNIT.match(" " + asked.group(1)):
+            if _TIME_UNIT.match(" " + counted.group(1)):
                 return bool(timed)
             return len(list(_NUMBER.finditer(counts))) > len(timed)
         return bool(_NUMBER.search(counts))

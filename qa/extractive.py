@@ -105,7 +105,7 @@ class Pick:
 
 @dataclass(frozen=True)
 class Extraction:
-    """The chosen sentences in reading order, or a refusal with its reason (``picks`` then holds
+    """The chosen sentences, best evidence first, or a refusal with its reason (``picks`` then holds
     the closest sentence, for the sources)."""
 
     picks: tuple[Pick, ...]
@@ -166,22 +166,27 @@ def extract_answer(
     if best.weak:
         return _refusal(best, "te weinig bewijs in de artikelen")
 
-    # 3. the answer: the sentence, with the one before when it points back, and with a second
-    #    good sentence of the same article when it scores nearly as well
+    # 3. the answer: the best sentence, after the one before it when it points back, and then
+    #    a second good sentence of the same article when it scores nearly as well (before the
+    #    best only when it is the sentence right before it)
     chosen = [Pick(best.hit, best.start, best.end, best.text)]
     if _ANAPHOR.match(best.text.lstrip(",' ")) and best.index > 0:
-        chosen.append(Pick(best.hit, *best.hit.sentence_texts()[best.index - 1]))
+        chosen.insert(0, Pick(best.hit, *best.hit.sentence_texts()[best.index - 1]))
     runner_up = next((c for c in about[1:3] if c.hit.article_id == best.hit.article_id
                       and all(c.start != p.start for p in chosen)), None)  # fmt: skip
     if (
         runner_up is not None
         and best.logit() - runner_up.logit() < SECOND_MARGIN
         and (atype is None or runner_up.features["typed"])
+        and runner_up.features["roles"] >= 0  # not "Kim gaf ... aan Poetin" for "Poetin aan Kim"
     ):
-        chosen.append(Pick(runner_up.hit, runner_up.start, runner_up.end, runner_up.text))
-    while len(chosen) > 1 and len(" ".join(p.text for p in chosen)) > MAX_ANSWER_CHARS:
-        chosen.pop()
-    picks = tuple(sorted(chosen, key=lambda p: p.start))
+        second = Pick(runner_up.hit, runner_up.start, runner_up.end, runner_up.text)
+        if len(" ".join(p.text for p in [*chosen, second])) <= MAX_ANSWER_CHARS:
+            before = 0 <= chosen[0].start - second.end <= 2
+            chosen = [second, *chosen] if before else [*chosen, second]
+    if len(" ".join(p.text for p in chosen)) > MAX_ANSWER_CHARS:
+        chosen = [Pick(best.hit, best.start, best.end, best.text)]
+    picks = tuple(chosen)
     return Extraction(picks, False, score=best.logit())
 
 

@@ -652,10 +652,14 @@ class ChunkStore:
     def article_chunks(self, article_id: str) -> list[Hit]:
         """Every chunk of one article, in reading order (the answerer reads whole articles)."""
         with self._chroma() as collection:
-            got = collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+            got = collection.get(
+                where={"article_id": article_id}, include=["documents", "metadatas"]
+            )
         hits = [
             _hit(i, d, m or {})
-            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+            for i, d, m in zip(
+                got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
+            )
         ]
         return sorted(hits, key=lambda h: h.start)
 

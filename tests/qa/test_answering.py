@@ -52,6 +52,57 @@ def test_adds_the_previous_sentence_when_the_answer_points_back() -> None:
     assert answer.text.startswith("Poetin bezocht in 2000 Kim Jong-Il.")
 
 
+def test_reads_the_whole_article_beyond_the_retrieved_passage() -> None:
+    from qa.text import split_sentences
+
+    article = (
+        "Sparta zoekt een nieuwe trainer. Van Hanegem vertrekt. De club zag Rijkaard al lang "
+        "als opvolger. Van Hanegem stopt omdat de club zich onvoldoende heeft versterkt."
+    )
+    first = Hit("c0", "a1", article[:63], 0, tuple(split_sentences(article[:63])), score=1.0)
+    whole = [first, Hit("c1", "a1", article, 0, tuple(split_sentences(article)))]
+    question = "Waarom stopt Van Hanegem bij Sparta?"
+    assert "versterkt" not in extract_answer(question, [first]).text
+    answer = extract_answer(question, [first], read_article=lambda article_id: whole)
+    assert "onvoldoende heeft versterkt" in answer.text
+
+
+def test_prefers_the_article_that_names_what_the_question_is_about() -> None:
+    from qa.text import split_sentences
+
+    other = "Wout-Jan van der Schans reed gisteren op zijn paard naar de titel in Ierland."
+    right = "Het bezoek duurde twee dagen. Rijder Jos Lansink reed op zijn paard Cumano."
+    hits = [
+        Hit("c1", "a1", other, 0, tuple(split_sentences(other)), score=1.0),
+        Hit("c2", "a2", right, 0, tuple(split_sentences(right)), score=0.9),
+    ]
+    answer = extract_answer("Op welk paard reed Lansink?", hits)
+    assert not answer.refused and answer.hit is not None and answer.hit.article_id == "a2"
+
+
+def test_two_close_sentences_of_one_article_both_answer_with_their_own_citation() -> None:
+    from qa.pipeline import offline_answer
+    from qa.text import split_sentences
+
+    text = (
+        "Het bezoek duurde twee dagen. Poetin gaf Kim een limousine. Daarna was er een "
+        "banket met veel gasten. Later gaf Poetin Kim ook een dolk cadeau."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), title="Bezoek", score=1.0)
+    extraction = extract_answer("Wat gaf Poetin aan Kim?", [hit])
+    first, second = (p.text for p in extraction.picks)  # the best evidence first
+    assert {first, second} == {
+        "Poetin gaf Kim een limousine.",
+        "Later gaf Poetin Kim ook een dolk cadeau.",
+    }
+    answer = offline_answer("Wat gaf Poetin aan Kim?", [hit], extraction)
+    assert answer.answer == f"{first} [1] {second} [2]"
+    assert answer.cited == (1, 2)
+    for source, sentence in zip(answer.sources, [first, second], strict=True):
+        start, end = source.highlight  # type: ignore[misc]
+        assert source.text[start:end] == sentence
+
+
 @pytest.mark.parametrize(
     ("question", "atype"),
     [
@@ -63,6 +114,11 @@ def test_adds_the_previous_sentence_when_the_answer_points_back() -> None:
         ("Hoeveel kostte de limousine?", AnswerType.MONEY),
         ("Waarom stopte hij?", AnswerType.REASON),
         ("Welke partij won?", AnswerType.PERSON),
+        ("Hoe heet de hengst van de ruiter?", AnswerType.NAME),
+        ("Als hoeveelste eindigde hij?", AnswerType.ORDINAL),
+        ("Wat gaat Rijkaard bij Sparta verdienen?", AnswerType.MONEY),
+        ("Hoeveel transfergeld biedt Parma?", AnswerType.MONEY),
+        ("Wat was de oorzaak van de brand?", AnswerType.REASON),
         ("Wat gaf Poetin aan Kim?", None),
     ],
 )
@@ -76,6 +132,38 @@ def test_type_detectors() -> None:
     assert has_type("Dat was in 2011.", AnswerType.DATE)
     assert has_type("Hij stopte omdat hij moe was.", AnswerType.REASON)
     assert has_type("Er kwamen tweehonderd mensen.", AnswerType.NUMBER)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "atype", "question", "expected"),
+    [
+        # counts are not dates, match scores or rankings; time is counted only when asked
+        ("Hij werd geboren op 11 september 1962.", AnswerType.NUMBER, "Hoeveel stemmen?", False),
+        ("Heerenveen verloor met 3 - 2.", AnswerType.NUMBER, "Hoeveel toeschouwers?", False),
+        ("Al na zes minuten scoorde hij.", AnswerType.NUMBER, "Hoeveel toeschouwers?", False),
+        ("Er kwamen 4000 toeschouwers.", AnswerType.NUMBER, "Hoeveel toeschouwers?", True),
+        ("Hij preekte 28 uur en 45 minuten.", AnswerType.NUMBER, "Hoeveel uur preekte hij?", True),
+        ("De prijs wordt vijfjaarlijks toegekend.", AnswerType.NUMBER, "Om de hoeveel jaar?", True),
+        # amounts are written as amounts; a championship is not one
+        ("Hij was bondscoach tijdens Euro 2000.", AnswerType.MONEY, "", False),
+        ("Het kost 3,5 miljoen euro.", AnswerType.MONEY, "", True),
+        # a year question needs a year, a day question a day
+        ("Dat was voor de WK in Edmonton.", AnswerType.DATE, "In welk jaar?", False),
+        ("Dat was in 1983.", AnswerType.DATE, "In welk jaar?", True),
+        ("Zij trouwen volgend voorjaar.", AnswerType.DATE, "Op welke datum?", False),
+        ("Zij trouwen op 2 februari.", AnswerType.DATE, "Op welke datum?", True),
+        # a name: not a place something happens in, not a dateline, not a capitalised word
+        ("De ploeg verloor in Kopenhagen.", AnswerType.PERSON, "Wie floot?", False),
+        ("NIJMEGEN - De hoogleraar kwam om.", AnswerType.NAME, "Hoe heette hij?", False),
+        ("Winnende werper werd Eelco Jansen.", AnswerType.PERSON, "Welke pitcher won?", True),
+        ("Hij kreeg de Europese titel.", AnswerType.NAME, "Hoe heet het paard?", False),
+        ("Zo kukelde hij naar de negende plaats.", AnswerType.ORDINAL, "Als hoeveelste?", True),
+    ],
+)
+def test_answer_kinds_in_sentences(
+    sentence: str, atype: AnswerType, question: str, expected: bool
+) -> None:
+    assert has_type(sentence, atype, question) is expected
 
 
 # --- the pipeline ------------------------------------------------------------------------------

@@ -231,6 +231,7 @@ def test_run_eval_writes_results_and_prints_metrics(
 # --- the project's own eval set ----------------------------------------------------------------
 
 QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
+HELDOUT_FILE = REPO_ROOT / "eval" / "heldout.jsonl"
 ARTICLES = REPO_ROOT / "data" / "articles"
 
 
@@ -252,9 +253,18 @@ def test_the_eval_set_is_big_and_varied_enough() -> None:
     assert len({q.q for q in questions}) == len(questions), "duplicate questions"
 
 
-def test_every_gold_article_exists_and_contains_its_keywords() -> None:
+def test_the_held_out_set_is_separate_and_sized_like_the_checks() -> None:
+    heldout = load_questions(HELDOUT_FILE)
+    assert len(heldout) >= 60 and sum(q.refuse for q in heldout) >= 8
+    # Written independently by another author; a few questions came out word for word the same.
+    same = {q.q for q in heldout} & {q.q for q in load_questions(QUESTIONS_FILE)}
+    assert len(same) <= len(heldout) // 10
+
+
+@pytest.mark.parametrize("path", [QUESTIONS_FILE, HELDOUT_FILE], ids=["dev", "heldout"])
+def test_every_gold_article_exists_and_contains_its_keywords(path: Path) -> None:
     texts = {article_id: " ".join(fold(t).split()) for article_id, t in _sample_texts().items()}
-    for q in load_questions(QUESTIONS_FILE):
+    for q in load_questions(path):
         if q.refuse:
             continue
         assert q.doc in texts, f"{q.q!r}: unknown article {q.doc!r}"

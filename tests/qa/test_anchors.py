@@ -1,0 +1,56 @@
+"""Anchors: the names a question is about must be mentioned by the answer's article, allowing
+for the ways news text varies a name."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.anchors import anchors, mentions, missing_anchors, missing_counted
+
+
+def test_anchors_are_the_names_and_numbers_of_the_question() -> None:
+    assert anchors("Wat gaf Poetin in 2024 aan Kim?") == ["Poetin", "2024", "Kim"]
+    assert anchors("Wat zeiden de Russische media?") == []  # an adjective, not a name
+
+
+@pytest.mark.parametrize(
+    ("text", "anchor"),
+    [
+        ("De Noord-Ierse Nobelprijswinnaar opende de conferentie.", "Noord-Ierland"),
+        ("Het Amerikaanse hooggerechtshof oordeelde anders.", "VS"),
+        ("De Europese Commissie ziet een dominante positie.", "Brussel"),
+        ("Zij won de proloog van de Ronde van Italië.", "Giro"),
+        ("Elk duel van de World League moest 4000 toeschouwers trekken.", "League-wedstrijd"),
+        ("De Tibetaanse ploeg verloor.", "Tibet"),
+        ("Oekraïne vraagt om hulp.", "Oekraine"),
+    ],
+)
+def test_a_name_is_found_in_its_news_variants(text: str, anchor: str) -> None:
+    assert mentions(text, anchor)
+
+
+@pytest.mark.parametrize(
+    ("text", "anchor"),
+    [
+        ("Poetin gaf Kim een limousine.", "Biden"),
+        ("De Bruggen en Wegen van Oostende.", "Brussel"),  # a shared start is not enough
+        ("Zij gingen bidden voor vrede.", "Biden"),  # nor a lower-case word
+    ],
+)
+def test_another_name_is_not_a_mention(text: str, anchor: str) -> None:
+    assert not mentions(text, anchor)
+
+
+def test_missing_anchors_names_what_the_article_lacks() -> None:
+    text = "Poetin heeft Kim Jong-un een limousine gegeven."
+    assert missing_anchors("Wat gaf Poetin aan Biden?", text) == ["Biden"]
+    assert missing_anchors("Wat gaf Poetin aan Kim?", text) == []
+
+
+def test_a_count_of_something_the_article_never_names_is_flagged() -> None:
+    text = "Heerenveen verloor met 3 - 2 van de Letten. Katasonov scoorde twee keer."
+    assert missing_counted("Hoeveel toeschouwers zagen de wedstrijd?", text) == "toeschouwers"
+    assert (
+        missing_counted("Hoeveel doelpunten maakte Katasonov?", text + " Twee doelpunten.") is None
+    )
+    assert missing_counted("Hoeveel mensen kwamen er?", text) is None  # too general to test
