@@ -212,6 +212,8 @@ def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
         return bool(_PLACE_PREP.search(text) or _DATELINE.search(text)) or bool(
             _new_names(text, question)
         )
+    if atype is AnswerType.NAME and _NAMING.search(low):
+        return True  # "De winnende taart heette ...", "pseudoniem van « Georges Rémi »"
     if atype in (AnswerType.PERSON, AnswerType.NAME):
         # a name that is neither the place something happens in ("in Kopenhagen", "uit Tibet")
         # nor a dateline ("NIJMEGEN -")
@@ -223,6 +225,10 @@ _ORDINALS = (
     "eerste|tweede|derde|vierde|vijfde|zesde|zevende|achtste|negende|tiende|elfde|twaalfde|"
     "dertiende|veertiende|vijftiende|zestiende|zeventiende|achttiende|negentiende|twintigste|"
     "laatste|winnaar|won|wint|gewonnen|zege|zegevierde"
+)
+_NAMING = re.compile(
+    r"\b(heet|heette|heten|heetten|genaamd|geheten|naam|pseudoniem|bijnaam|noemt|noemde|"
+    r"noemen|gedoopt)\b|[«\"“]|,,"
 )
 _TIME_UNIT = re.compile(
     r"\s*(\w+\s+)?(seconde|seconden|minuut|minuten|kwartier|uur|uren|dag|dagen|week|weken|"

@@ -157,6 +157,7 @@ def test_type_detectors() -> None:
         ("NIJMEGEN - De hoogleraar kwam om.", AnswerType.NAME, "Hoe heette hij?", False),
         ("Winnende werper werd Eelco Jansen.", AnswerType.PERSON, "Welke pitcher won?", True),
         ("Hij kreeg de Europese titel.", AnswerType.NAME, "Hoe heet het paard?", False),
+        ("De taart heette aardbeiendroom.", AnswerType.NAME, "Hoe heette de taart?", True),
         ("Zo kukelde hij naar de negende plaats.", AnswerType.ORDINAL, "Als hoeveelste?", True),
     ],
 )
