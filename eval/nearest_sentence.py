@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qa.evaluate import Question
 from qa.runtime import prepare_environment
+from qa.types import Hit
 
 
 def main() -> None:
@@ -44,13 +46,12 @@ def main() -> None:
         sentences = [(h, text) for h in hits for _, _, text in h.sentence_texts()]
         vectors = np.asarray(pipe._encode_sentences([t for _, t in sentences]))  # noqa: SLF001
 
-        def passes(hit_text: tuple, gold: str = q.doc) -> bool:  # type: ignore[type-arg]
-            hit, text = hit_text
-            ok = same_article(hit.article_id, gold) and has_keywords(text, q)
+        def passes(hit: Hit, text: str, q: Question = q) -> bool:
+            ok = same_article(hit.article_id, q.doc or "") and has_keywords(text, q)
             return ok and len(text) <= MAX_ANSWER_CHARS
 
-        right += passes(sentences[int((vectors @ np.asarray(vector)).argmax())])
-        ceiling += any(passes(s) for s in sentences)
+        right += passes(*sentences[int((vectors @ np.asarray(vector)).argmax())])
+        ceiling += any(passes(h, t) for h, t in sentences)
     print(f"nearest-sentence answer accuracy {right / n:.1%}; ceiling {ceiling / n:.1%} (n={n})")
 
 
