@@ -103,6 +103,8 @@ def _mentions_part(text: str, haystack: str, part: str) -> bool:
     # ("Ierland" / "Ierse", "Tibet" / "Tibetaanse", "Brussel" / "Brusselse" but not "Bruggen").
     stem = folded[:-4] if folded.endswith("land") and len(folded) >= 7 else folded
     need = len(stem) if stem != folded else max(4, round(0.7 * len(folded)))
+    if len(folded) >= 9:  # a compound name shares its first part: "Waddeneiland", "Waddenzee"
+        need = min(need, 6)
     return any(_common_prefix(stem, name) >= need for name in _names(text))
 
 
@@ -136,8 +138,10 @@ def _common_prefix(a: str, b: str) -> int:
 _GENERIC_COUNTED = {
     "mensen", "personen", "man", "vrouwen", "kinderen", "keer", "maal", "jaar", "jaren", "tijd",
     "dagen", "weken", "maanden", "uur", "uren", "minuten", "seconden", "procent", "geld", "euro",
-    "dollar", "meter", "kilometer", "kilo", "stuks", "punten", "van", "de", "het", "een", "zijn",
+    "dollar", "meter", "kilometer", "kilo", "stuks", "punten", "van", "de", "het", "een",
     "is", "was", "waren", "heeft", "hebben", "had", "kost", "kostte", "zou", "zullen", "moet",
+    "daarvan", "ervan", "hiervan", "er", "die", "dat", "deze", "dit", "hij", "zij", "ze", "we",
+    "wij", "je", "u", "ik", "hun", "haar", "zijn",
 }  # fmt: skip
 _COUNTED = re.compile(r"\bhoeveel\s+([a-z][\w-]*)")
 

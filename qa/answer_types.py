@@ -213,7 +213,7 @@ def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
             _new_names(text, question)
         )
     if atype is AnswerType.NAME and _NAMING.search(low):
-        return True  # "De winnende taart heette ...", "pseudoniem van « Georges Rémi »"
+        return True  # "De winnende taart heette ...", "pseudoniem van Georges Rémi"
     if atype in (AnswerType.PERSON, AnswerType.NAME):
         # a name that is neither the place something happens in ("in Kopenhagen", "uit Tibet")
         # nor a dateline ("NIJMEGEN -")
@@ -228,7 +228,7 @@ _ORDINALS = (
 )
 _NAMING = re.compile(
     r"\b(heet|heette|heten|heetten|genaamd|geheten|naam|pseudoniem|bijnaam|noemt|noemde|"
-    r"noemen|gedoopt)\b|[«\"“]|,,"
+    r"noemen|gedoopt|luidt)\b"
 )
 _TIME_UNIT = re.compile(
     r"\s*(\w+\s+)?(seconde|seconden|minuut|minuten|kwartier|uur|uren|dag|dagen|week|weken|"
@@ -272,3 +272,43 @@ _COMMON_STARTERS = {
     "tijdens", "volgens", "sinds", "toen", "nadat", "daarna", "bovendien", "ook", "maar", "dus",
     "in", "op", "bij", "na", "voor", "door", "met", "zo", "nu", "hier", "daar", "eind", "begin",
 }  # fmt: skip
+
+
+_FOCUS = re.compile(
+    r"\b(?:welke?|hoe\s+(?:heet|heette|heten|heetten)\s+(?:de|het)|"
+    r"(?:wie|wat)\s+(?:is|was|zijn|waren|wordt|werd)\s+(?:de|het))\s+(.*)"
+)
+
+
+def focus_noun(question: str) -> str | None:
+    """The noun a "Welke X / Hoe heet de X / Wie is de X" question asks a name for (folded):
+    "Hoe heet de bejaarde vrouw uit Weert?" -> "vrouw"."""
+    match = _FOCUS.search(fold(question))
+    if match is None:
+        return None
+    if re.match(r"welke?\b", match.group(0)):  # "Welke (twee) (Vietnamese) steden ..."
+        after = [w for w in words(match.group(1)) if w not in _NUMBER_WORDS]
+        if len(after) > 1 and after[0].endswith("e") and after[1] not in stop_words():
+            return after[1]
+        return after[0] if after else None
+    run = []
+    for word in words(match.group(1)):
+        if word in stop_words() or word in _NUMBER_WORDS:
+            if run:
+                break
+            continue
+        run.append(word)
+    return run[-1] if run else None
+
+
+def named_focus(sentence: str, focus: str, question: str) -> bool:
+    """Does ``sentence`` put a new name right by the asked noun: "kunstenaar Erwin de Vries",
+    "zijn hengst Corland", "Winnende werper werd Eelco Jansen"?"""
+    tokens = words(sentence)
+    new = set(_new_names(sentence, question))
+    stem = focus[:-2] if len(focus) > 6 else focus  # "kunstenaar" / "kunstenaars"
+    for i, token in enumerate(tokens):
+        if stem in fold(token):
+            if any(t in new for t in tokens[i + 1 : i + 4]):
+                return True
+    return False

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_types import AnswerType, expected_type, has_type
+from qa.answer_types import AnswerType, expected_type, focus_noun, has_type, named_focus
 from qa.errors import IndexEmptyError, InvalidQuestionError
-from qa.extractive import extract_answer
+from qa.extractive import candidates, extract_answer
 from qa.pipeline import REFUSAL, Pipeline
 from qa.types import Hit
 
@@ -204,3 +204,34 @@ def test_unusable_questions_get_a_dutch_message(sample_pipeline: Pipeline, quest
 def test_empty_index_says_how_to_fill_it(settings, fake_embeddings, store) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(IndexEmptyError, match="python -m ingest"):
         Pipeline(settings, fake_embeddings, store).ask("Wat gaf Poetin aan Kim?")
+
+
+@pytest.mark.parametrize(
+    ("question", "noun"),
+    [
+        ("Hoe heet de bejaarde vrouw uit Weert?", "vrouw"),
+        ("Welke kunstenaar gaat het monument maken?", "kunstenaar"),
+        ("Welke twee tbs-klinieken willen meedoen?", "tbs-klinieken"),
+        ("Welke Vietnamese steden bezocht hij?", "steden"),
+        ("Wie was de voorganger van Bellaart?", "voorganger"),
+        ("Wat gaf Poetin aan Kim?", None),
+    ],
+)
+def test_the_noun_a_question_asks_a_name_for(question: str, noun: str | None) -> None:
+    assert focus_noun(question) == noun
+
+
+def test_a_name_by_the_asked_noun_answers_the_question() -> None:
+    from qa.text import split_sentences
+
+    text = (
+        "Minister Van Boxtel maakte bekend welke kunstenaar het monument gaat maken. "
+        "Het werd de 71-jarige Surinaamse kunstenaar Erwin de Vries."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
+    question = "Welke kunstenaar gaat het monument maken?"
+    named = {c.text[:12]: c.features["named"] for c in candidates(question, [hit])}
+    assert named == {"Minister Van": 0.0, "Het werd de ": 1.0}
+    assert "Erwin de Vries" in extract_answer(question, [hit]).text
+    assert named_focus("zijn hengst Corland", "hengst", "Hoe heet de hengst?")
+    assert not named_focus("een blogger die vastzit in Hanoi", "blogger", "Hoe heet de blogger?")
