@@ -307,8 +307,7 @@ def named_focus(sentence: str, focus: str, question: str) -> bool:
     tokens = words(sentence)
     new = set(_new_names(sentence, question))
     stem = focus[:-2] if len(focus) > 6 else focus  # "kunstenaar" / "kunstenaars"
-    for i, token in enumerate(tokens):
-        if stem in fold(token):
-            if any(t in new for t in tokens[i + 1 : i + 4]):
-                return True
-    return False
+    return any(
+        stem in fold(token) and any(t in new for t in tokens[i + 1 : i + 4])
+        for i, token in enumerate(tokens)
+    )
