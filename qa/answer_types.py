@@ -291,7 +291,7 @@ def focus_noun(question: str) -> str | None:
         if len(after) > 1 and after[0].endswith("e") and after[1] not in stop_words():
             return after[1]
         return after[0] if after else None
-    run = []
+    run: list[str] = []
     for word in words(match.group(1)):
         if word in stop_words() or word in _NUMBER_WORDS:
             if run:
