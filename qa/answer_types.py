@@ -18,6 +18,7 @@ from qa.text import MONTHS, fold, stop_words, words
 class AnswerType(Enum):
     PERSON = "persoon of organisatie"
     NAME = "naam"
+    AGE = "leeftijd"
     ORDINAL = "plaats in de rangorde"
     DATE = "datum of tijd"
     PLACE = "plaats"
@@ -47,6 +48,8 @@ _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
                 r"\b(hoeveel|wat)\b.*\b(kost|kostte|kosten|betalen|betaalt|betaalde|betaald|"
                 r"verdienen|verdient|verdiende|verdiend|opgebracht|opbrengen|opgeleverd)\b"),
      AnswerType.MONEY),
+    (re.compile(r"\bhoe\s+oud\b|\b(welke|op\s+welke)\s+leeftijd\b"), AnswerType.AGE),
+    (re.compile(r"\bhoeveel\b.*\b(waard|waarde)\b|\bwat\s+is\b.*\bwaard\b"), AnswerType.MONEY),
     (re.compile(r"\bhoeveelste\b|\bop\s+welke\s+plaats\s+(eindig|finish|kwam|kwamen|staat|"
                 r"stond|stonden|belandde|werd|werden)"), AnswerType.ORDINAL),
     (re.compile(r"\b(hoeveel|hoe\s*veel|hoe\s+oud|hoe\s+lang|hoelang|hoe\s+groot|hoe\s+hoog|"
@@ -212,8 +215,12 @@ def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
         return bool(_PLACE_PREP.search(text) or _DATELINE.search(text)) or bool(
             _new_names(text, question)
         )
+    if atype is AnswerType.AGE:
+        return bool(_AGE.search(low))
     if atype is AnswerType.NAME and _NAMING.search(low):
         return True  # "De winnende taart heette ...", "pseudoniem van Georges Rémi"
+    if atype is AnswerType.NAME and (focus := focus_noun(question)):
+        return named_focus(text, focus, question, places=False)  # "zijn hengst Corland"
     if atype in (AnswerType.PERSON, AnswerType.NAME):
         # a name that is neither the place something happens in ("in Kopenhagen", "uit Tibet")
         # nor a dateline ("NIJMEGEN -")
@@ -228,7 +235,12 @@ _ORDINALS = (
 )
 _NAMING = re.compile(
     r"\b(heet|heette|heten|heetten|genaamd|geheten|naam|pseudoniem|bijnaam|noemt|noemde|"
-    r"noemen|gedoopt|luidt)\b"
+    r"noemen|gedoopt|luidt|werktitel|codenaam|merknaam)\b"
+)
+_AGE = re.compile(
+    r"\b\d{1,3}[- ]?jarige?\b|\b\d{1,3}\s+jaar(\s+oud)?\b|\(\d{1,3}\)|\bleeftijd\b|"
+    r"\b\w+(tig|tien|twee|drie|vier|vijf|zes|zeven|acht|negen|honderd)jarige?\b|"
+    r"\b(geboren|overleden|stierf)\b"
 )
 _TIME_UNIT = re.compile(
     r"\s*(\w+\s+)?(seconde|seconden|minuut|minuten|kwartier|uur|uren|dag|dagen|week|weken|"
@@ -301,13 +313,15 @@ def focus_noun(question: str) -> str | None:
     return run[-1] if run else None
 
 
-def named_focus(sentence: str, focus: str, question: str) -> bool:
-    """Does ``sentence`` put a new name right by the asked noun: "kunstenaar Erwin de Vries",
-    "zijn hengst Corland", "Winnende werper werd Eelco Jansen"?"""
+def named_focus(sentence: str, focus: str, question: str, *, places: bool = True) -> bool:
+    """Does ``sentence`` put a new name right after the asked noun: "kunstenaar Erwin de Vries",
+    "zijn hengst Corland", "Het hoogste punt vormt de 651 meter hoge Baraque ..."? With
+    ``places=False`` a place ("een blogger die vastzit in Hanoi") does not count."""
     tokens = words(sentence)
-    new = set(_new_names(sentence, question))
+    text = sentence if places else _PLACE_PREP.sub(" ", _DATELINE.sub(" ", sentence))
+    new = set(_new_names(text, question))
     stem = focus[:-2] if len(focus) > 6 else focus  # "kunstenaar" / "kunstenaars"
     return any(
-        stem in fold(token) and any(t in new for t in tokens[i + 1 : i + 4])
+        stem in fold(token) and any(t in new for t in tokens[i + 1 : i + 7])
         for i, token in enumerate(tokens)
     )
