@@ -174,11 +174,24 @@ _REASON = re.compile(
     r"\b(omdat|doordat|want|vanwege|wegens|daardoor|daarom|zodat|dankzij|oorzaak|reden|"
     r"als gevolg van|om\s+\w+(\s+\w+){0,6}\s+te)\b"
 )
+# "om nog onbekende reden", "de oorzaak is nog niet bekend": the article says it does not know.
+_NO_REASON = re.compile(
+    r"\b(onbekende|onduidelijke) (reden|oorzaak)|\b(oorzaak|reden) (is|was) (nog )?"
+    r"(niet bekend|onbekend|onduidelijk)|\bwordt (nog )?onderzocht\b"
+)
 _PLACE_PREP = re.compile(
     r"\b(in|naar|uit|te|bij|op|vanuit|nabij|richting|rond|langs|tegenover|buiten|binnen)\s+"
     r"(de\s+|het\s+)?[A-ZÀ-Ý][\w'-]+(\s+[A-ZÀ-Ý][\w'-]+)*"
 )
 _DATELINE = re.compile(r"^[A-Z][A-Z',. -]{2,}\s+-")
+
+
+def must_have_type(question: str, atype: AnswerType) -> bool:
+    """Refuse when no sentence has the kind of answer asked for? Not for "Waarom ...?": a
+    reason is often given without "omdat"; but "Wat was de oorzaak ...?" wants a stated cause."""
+    return atype is not AnswerType.REASON or bool(
+        re.search(r"\b(oorzaak|oorzaken|reden|redenen|aanleiding)\b", fold(question))
+    )
 
 
 def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
@@ -210,7 +223,7 @@ def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
     if atype is AnswerType.MONEY:
         return bool(_MONEY.search(text))
     if atype is AnswerType.REASON:
-        return bool(_REASON.search(low))
+        return bool(_REASON.search(low)) and not _NO_REASON.search(low)
     if atype is AnswerType.PLACE:
         return bool(_PLACE_PREP.search(text) or _DATELINE.search(text)) or bool(
             _new_names(text, question)
@@ -234,8 +247,8 @@ _ORDINALS = (
     "laatste|winnaar|won|wint|gewonnen|zege|zegevierde"
 )
 _NAMING = re.compile(
-    r"\b(heet|heette|heten|heetten|genaamd|geheten|naam|pseudoniem|bijnaam|noemt|noemde|"
-    r"noemen|gedoopt|luidt|werktitel|codenaam|merknaam)\b"
+    r"\b(heet|heette|heten|heetten|genaamd|geheten|naam|pseudoniem|bijnaam|gedoopt|luidt|"
+    r"werktitel|codenaam|merknaam)\b"
 )
 _AGE = re.compile(
     r"\b\d{1,3}[- ]?jarige?\b|\b\d{1,3}\s+jaar(\s+oud)?\b|\(\d{1,3}\)|\bleeftijd\b|"

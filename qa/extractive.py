@@ -27,7 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from qa.anchors import missing_anchors, missing_counted
-from qa.answer_types import AnswerType, expected_type, focus_noun, has_type, named_focus
+from qa.answer_types import (
+    AnswerType,
+    expected_type,
+    focus_noun,
+    has_type,
+    must_have_type,
+    named_focus,
+)
 from qa.text import fold, stop_words, terms, words
 from qa.types import Hit
 
@@ -162,7 +169,7 @@ def extract_answer(
                  and best.logit() - c.logit() < TYPE_MARGIN]  # fmt: skip
         if typed:
             best = typed[0]
-        elif atype is not AnswerType.REASON:  # a reason is often given without "omdat"
+        elif must_have_type(question, atype):
             return _refusal(best, f"geen {atype.value} gevonden in de artikelen")
     if best.weak:
         return _refusal(best, "te weinig bewijs in de artikelen")

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_types import AnswerType, expected_type, focus_noun, has_type, named_focus
+from qa.answer_types import (
+    AnswerType,
+    expected_type,
+    focus_noun,
+    has_type,
+    must_have_type,
+    named_focus,
+)
 from qa.errors import IndexEmptyError, InvalidQuestionError
 from qa.extractive import candidates, extract_answer
 from qa.pipeline import REFUSAL, Pipeline
@@ -161,6 +168,9 @@ def test_type_detectors() -> None:
         ("Hij kreeg de Europese titel.", AnswerType.NAME, "Hoe heet het paard?", False),
         ("De taart heette aardbeiendroom.", AnswerType.NAME, "Hoe heette de taart?", True),
         ("Zo kukelde hij naar de negende plaats.", AnswerType.ORDINAL, "Als hoeveelste?", True),
+        # a cause the article says it does not know is no cause
+        ("Hij raakte om nog onbekende reden van de weg.", AnswerType.REASON, "", False),
+        ("Hij raakte van de weg omdat hij in slaap viel.", AnswerType.REASON, "", True),
         # an age is an age, not any number; a thing's name sits by the thing
         ("Hij fietst twee kilometer om.", AnswerType.AGE, "Hoe oud is hij?", False),
         ("De 52-jarige man uit Eindhoven.", AnswerType.AGE, "Hoe oud is hij?", True),
@@ -250,3 +260,9 @@ def test_a_name_by_the_asked_noun_answers_the_question() -> None:
     assert named_focus("zijn hengst Corland", "hengst", "Hoe heet de hengst?")
     blogger = ("een blogger die vastzit in Hanoi", "blogger", "Hoe heet de blogger?")
     assert named_focus(*blogger) and not named_focus(*blogger, places=False)
+
+
+def test_a_missing_reason_refuses_only_when_a_cause_is_asked_for() -> None:
+    assert must_have_type("Wat was de oorzaak van de brand?", AnswerType.REASON)
+    assert not must_have_type("Waarom stopte hij?", AnswerType.REASON)  # often said implicitly
+    assert must_have_type("Hoeveel kostte het?", AnswerType.MONEY)
