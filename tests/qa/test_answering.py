@@ -266,3 +266,18 @@ def test_a_missing_reason_refuses_only_when_a_cause_is_asked_for() -> None:
     assert must_have_type("Wat was de oorzaak van de brand?", AnswerType.REASON)
     assert not must_have_type("Waarom stopte hij?", AnswerType.REASON)  # often said implicitly
     assert must_have_type("Hoeveel kostte het?", AnswerType.MONEY)
+
+
+def test_terms_every_sentence_of_the_article_shares_count_for_less() -> None:
+    from qa.text import split_sentences
+
+    text = (
+        "Heracles won zaterdag van NEC. Heracles was de betere ploeg tegen NEC. "
+        "Scheidsrechter Vermeulen floot bij Heracles tegen NEC een strafschop."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
+    local = {
+        c.text[:12]: c.features["local"]
+        for c in candidates("Welke scheidsrechter floot Heracles tegen NEC?", [hit])
+    }
+    assert local["Scheidsrecht"] > 2 * local["Heracles was"]
