@@ -338,3 +338,18 @@ def named_focus(sentence: str, focus: str, question: str, *, places: bool = True
         stem in fold(token) and any(t in new for t in tokens[i + 1 : i + 7])
         for i, token in enumerate(tokens)
     )
+
+
+def counted_focus(sentence: str, question: str) -> bool:
+    """For "Hoeveel X ...?": does ``sentence`` put a number right before X ("12.450
+    toeschouwers", "vier doelpunten")?"""
+    match = re.search(r"\bhoeveel\s+([a-z][\w-]*)", fold(question))
+    if match is None:
+        return False
+    noun = match.group(1)
+    stem = noun[:-2] if len(noun) > 6 else noun
+    tokens = [fold(t) for t in words(sentence)]
+    return any(
+        _NUMBER.fullmatch(token) and any(stem in t for t in tokens[i + 1 : i + 4])
+        for i, token in enumerate(tokens)
+    )

@@ -7,6 +7,7 @@ import pytest
 
 from qa.answer_types import (
     AnswerType,
+    counted_focus,
     expected_type,
     focus_noun,
     has_type,
@@ -258,6 +259,8 @@ def test_a_name_by_the_asked_noun_answers_the_question() -> None:
     assert named == {"Minister Van": 0.0, "Het werd de ": 1.0}
     assert "Erwin de Vries" in extract_answer(question, [hit]).text
     assert named_focus("zijn hengst Corland", "hengst", "Hoe heet de hengst?")
+    assert counted_focus("Er waren 12.450 toeschouwers.", "Hoeveel toeschouwers kwamen er?")
+    assert not counted_focus("Er waren veel toeschouwers.", "Hoeveel toeschouwers kwamen er?")
     blogger = ("een blogger die vastzit in Hanoi", "blogger", "Hoe heet de blogger?")
     assert named_focus(*blogger) and not named_focus(*blogger, places=False)
 
