@@ -1,22 +1,27 @@
-"""The offline answerer: choose the sentences of the retrieved passages that answer the question.
+"""The offline answerer: choose the sentences of the best articles that answer the question.
 
-No LLM. Every sentence of the retrieved passages becomes a candidate with a few features:
+No LLM. The two best-retrieved articles are read whole (``Passages``), the other retrieved
+passages as they are. Every sentence becomes a candidate with a few features:
 1. ``lexical``: the IDF-weighted share of the question's terms (lemmatised, stemmed) in the
-   sentence; ``context``: the share found only in its neighbours or the article title;
-2. ``bigram`` and ``order``: shared word pairs and the order of shared terms, so "Wat gaf Poetin
-   aan Kim?" prefers "... gegeven aan Kim" over "Kim ... gaf ... aan Poetin" (embeddings score
-   those two the same);
-3. ``passage`` and ``passage_dense``: how well the sentence's passage was retrieved;
+   sentence; ``local``: the same with terms weighted by how few sentences of the article share
+   them; ``context``: the share found only in its neighbours or the article title;
+2. ``bigram``, ``order`` and ``roles``: shared word pairs, word order and who-does-what-to-whom,
+   so "Wat gaf Poetin aan Kim?" prefers "... gegeven aan Kim" over "Kim gaf ... aan Poetin"
+   (embeddings score those two the same);
+3. ``passage`` and ``passage_dense``: how well the sentence's article was retrieved;
 4. ``typed``: whether it holds the kind of answer the question word asks for
-   (``qa.answer_types``); ``novelty``: whether it says more than the question itself;
+   (``qa.answer_types``); ``named``: whether it fills in the asked noun ("kunstenaar Erwin de
+   Vries", "12.450 toeschouwers"); ``novelty``: whether it says more than the question itself;
 5. ``dense``: the question/sentence embedding similarity, computed for the best few only.
-A linear model over these features (weights fit on the project's eval set by
-``eval/calibrate.py``) ranks the candidates. The best sentence is returned verbatim, with its
-predecessor when it opens with a word that points back ("Hij", "Die", ...), or with a neighbour
-that scores nearly as well, as long as the answer stays short.
+A linear model over these features (weights partly fit on the project's eval set by
+``eval/calibrate.py``, partly set by hand) ranks the candidates. The best sentence whose article
+mentions the question's names (``qa.anchors``) is returned verbatim, with its predecessor when
+it opens with a word that points back ("Hij", "Die", ...), and with a second sentence of the
+same article that scores nearly as well, as long as the answer stays short.
 
-It refuses when a name or number the question is about does not occur in the answer's article,
-when no good sentence holds the kind of answer asked for, or when the evidence is weak.
+It refuses when no article mentions a name or number the question is about, when the article
+never names what a "Hoeveel X?" question counts, when no good sentence holds the kind of answer
+asked for, or when the evidence is weak.
 """
 
 from __future__ import annotations
