@@ -232,6 +232,8 @@ def test_run_eval_writes_results_and_prints_metrics(
 
 QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
 HELDOUT_FILE = REPO_ROOT / "eval" / "heldout.jsonl"
+FRESH_FILE = REPO_ROOT / "eval" / "fresh" / "questions.jsonl"
+FRESH_ARTICLES = REPO_ROOT / "eval" / "fresh" / "articles"
 ARTICLES = REPO_ROOT / "data" / "articles"
 
 
@@ -241,6 +243,7 @@ def _sample_texts() -> dict[str, str]:
         if line.strip():
             record = json.loads(line)
             texts[str(record["id"])] = record["text"]
+    texts.update({p.name: p.read_text(encoding="utf-8") for p in FRESH_ARTICLES.glob("*.txt")})
     return texts
 
 
@@ -261,7 +264,9 @@ def test_the_held_out_set_is_separate_and_sized_like_the_checks() -> None:
     assert len(same) <= len(heldout) // 10
 
 
-@pytest.mark.parametrize("path", [QUESTIONS_FILE, HELDOUT_FILE], ids=["dev", "heldout"])
+@pytest.mark.parametrize(
+    "path", [QUESTIONS_FILE, HELDOUT_FILE, FRESH_FILE], ids=["dev", "heldout", "fresh"]
+)
 def test_every_gold_article_exists_and_contains_its_keywords(path: Path) -> None:
     texts = {article_id: " ".join(fold(t).split()) for article_id, t in _sample_texts().items()}
     for q in load_questions(path):
