@@ -284,3 +284,14 @@ def test_terms_every_sentence_of_the_article_shares_count_for_less() -> None:
         for c in candidates("Welke scheidsrechter floot Heracles tegen NEC?", [hit])
     }
     assert local["Scheidsrecht"] > 2 * local["Heracles was"]
+
+
+def test_the_store_reads_a_whole_article_in_order(sample_pipeline: Pipeline) -> None:
+    chunks = sample_pipeline.store.article_chunks("nos-poetin-kim-2024-06.txt")
+    assert len(chunks) > 1 and {c.article_id for c in chunks} == {"nos-poetin-kim-2024-06.txt"}
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    for chunk in chunks:  # sentence offsets point into the chunk's own text
+        assert all(
+            chunk.start <= s < e <= chunk.start + len(chunk.text) for s, e in chunk.sentences
+        )
+    assert sample_pipeline.store.article_chunks("no-such-article") == []
