@@ -153,7 +153,10 @@ def missing_counted(question: str, text: str) -> str | None:
     match = _COUNTED.search(fold(question))
     if match is None or match.group(1) in _GENERIC_COUNTED:
         return None
-    wanted = terms(match.group(1))
-    if not wanted or set(wanted) & set(terms(text)):
+    from qa.answer_types import synonyms
+
+    have = set(terms(text))
+    wanted = [terms(noun) for noun in synonyms(match.group(1))]
+    if not any(wanted) or any(set(w) & have for w in wanted):
         return None
     return match.group(1)

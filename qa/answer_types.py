@@ -326,6 +326,36 @@ def focus_noun(question: str) -> str | None:
     return run[-1] if run else None
 
 
+# Words Dutch news writing uses for the same thing: a question's noun is found as any of them.
+_SYNONYM_GROUPS = [
+    "scheidsrechter arbiter leidsman",
+    "toeschouwers publiek bezoekers supporters kijkers",
+    "doelman keeper",
+    "trainer coach bondscoach",
+    "echtgenote echtgenoot vrouw man partner getrouwd",
+    "neerslag regen",
+    "slachtoffers gedupeerden",
+    "doden omgekomen",
+    "werknemers medewerkers personeel",
+    "inwoners bewoners",
+    "leerlingen scholieren",
+    "woordvoerder woordvoerster zegsman",
+    "premier minister-president",
+    "bedrag som",
+]
+_SYNONYMS = {w: group.split() for group in _SYNONYM_GROUPS for w in group.split()}
+
+
+def synonyms(noun: str) -> list[str]:
+    """A question's noun and the words news writing uses for the same thing."""
+    return _SYNONYMS.get(noun, [noun])
+
+
+def noun_stems(noun: str) -> list[str]:
+    """Word starts to find a question's noun by, in any inflection or compound."""
+    return [w[:-2] if len(w) > 6 else w for w in synonyms(noun)]
+
+
 def named_focus(sentence: str, focus: str, question: str, *, places: bool = True) -> bool:
     """Does ``sentence`` put a new name right after the asked noun: "kunstenaar Erwin de Vries",
     "zijn hengst Corland", "Het hoogste punt vormt de 651 meter hoge Baraque ..."? With
@@ -333,9 +363,9 @@ def named_focus(sentence: str, focus: str, question: str, *, places: bool = True
     tokens = words(sentence)
     text = sentence if places else _PLACE_PREP.sub(" ", _DATELINE.sub(" ", sentence))
     new = set(_new_names(text, question))
-    stem = focus[:-2] if len(focus) > 6 else focus  # "kunstenaar" / "kunstenaars"
+    stems = noun_stems(focus)  # "kunstenaar" / "kunstenaars"; "arbiter" / "scheidsrechter"
     return any(
-        stem in fold(token) and any(t in new for t in tokens[i + 1 : i + 7])
+        any(stem in fold(token) for stem in stems) and any(t in new for t in tokens[i + 1 : i + 7])
         for i, token in enumerate(tokens)
     )
 
@@ -346,10 +376,9 @@ def counted_focus(sentence: str, question: str) -> bool:
     match = re.search(r"\bhoeveel\s+([a-z][\w-]*)", fold(question))
     if match is None:
         return False
-    noun = match.group(1)
-    stem = noun[:-2] if len(noun) > 6 else noun
+    stems = noun_stems(match.group(1))
     tokens = [fold(t) for t in words(sentence)]
     return any(
-        _NUMBER.fullmatch(token) and any(stem in t for t in tokens[i + 1 : i + 4])
+        _NUMBER.fullmatch(token) and any(stem in t for t in tokens[i + 1 : i + 4] for stem in stems)
         for i, token in enumerate(tokens)
     )

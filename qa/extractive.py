@@ -73,7 +73,7 @@ WEIGHTS = {
 WEAK_LEXICAL = 0.15
 WEAK_DENSE = 0.80
 # A second sentence of the same article scoring within this margin of the best joins the answer.
-SECOND_MARGIN = 2.5
+SECOND_MARGIN = 3.0
 # The answer comes from the best sentence whose article mentions the question's names.
 ANCHOR_DEPTH = 10
 TYPE_MARGIN = 2.0  # a sentence of the asked-for kind must score nearly as well as the best

@@ -54,3 +54,9 @@ def test_a_count_of_something_the_article_never_names_is_flagged() -> None:
         missing_counted("Hoeveel doelpunten maakte Katasonov?", text + " Twee doelpunten.") is None
     )
     assert missing_counted("Hoeveel mensen kwamen er?", text) is None  # too general to test
+
+
+def test_a_counted_noun_is_found_by_its_news_synonyms() -> None:
+    text = "Er waren 12.450 toeschouwers in het stadion."
+    assert missing_counted("Hoeveel publiek was er bij het duel?", text) is None
+    assert missing_counted("Hoeveel doelpunten vielen er?", text) == "doelpunten"

@@ -260,6 +260,8 @@ def test_a_name_by_the_asked_noun_answers_the_question() -> None:
     assert "Erwin de Vries" in extract_answer(question, [hit]).text
     assert named_focus("zijn hengst Corland", "hengst", "Hoe heet de hengst?")
     assert counted_focus("Er waren 12.450 toeschouwers.", "Hoeveel toeschouwers kwamen er?")
+    assert counted_focus("Er waren 12.450 toeschouwers.", "Hoeveel publiek kwam er?")
+    assert named_focus("Scheidsrechter Lisa Vermeulen floot.", "arbiter", "Wie was de arbiter?")
     assert not counted_focus("Er waren veel toeschouwers.", "Hoeveel toeschouwers kwamen er?")
     blogger = ("een blogger die vastzit in Hanoi", "blogger", "Hoe heet de blogger?")
     assert named_focus(*blogger) and not named_focus(*blogger, places=False)
