@@ -363,11 +363,32 @@ def named_focus(sentence: str, focus: str, question: str, *, places: bool = True
     tokens = words(sentence)
     text = sentence if places else _PLACE_PREP.sub(" ", _DATELINE.sub(" ", sentence))
     new = set(_new_names(text, question))
+    if places and focus in _PLACE_NOUNS:  # "Naar welk land ...?" - "... reist door naar Vietnam"
+        after_prep = {w for m in _PLACE_PREP.finditer(sentence) for w in words(m.group(0))}
+        if new & after_prep:
+            return True
     stems = noun_stems(focus)  # "kunstenaar" / "kunstenaars"; "arbiter" / "scheidsrechter"
     return any(
-        any(stem in fold(token) for stem in stems) and any(t in new for t in tokens[i + 1 : i + 7])
+        any(_has_noun(token, stem) for stem in stems)
+        and any(t in new for t in tokens[i + 1 : i + 7])
         for i, token in enumerate(tokens)
     )
+
+
+def _has_noun(token: str, stem: str) -> bool:
+    """Is ``token`` the noun ``stem`` or a compound of it ("voetbalclub", "SP-Kamerlid")? A
+    name that merely ends in it is not: "Rusland" is no "land"."""
+    folded = fold(token)
+    if not token[:1].isupper():
+        return stem in folded
+    return folded.rsplit("-", 1)[-1].startswith(stem)
+
+
+# Nouns a "Welk(e) X" question asks a place for.
+_PLACE_NOUNS = {
+    "land", "stad", "plaats", "dorp", "gemeente", "provincie", "regio", "streek", "hoofdstad",
+    "eiland", "waddeneiland", "gebied", "wijk", "werelddeel", "continent", "staat", "deelstaat",
+}  # fmt: skip
 
 
 def counted_focus(sentence: str, question: str) -> bool:

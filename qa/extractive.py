@@ -413,14 +413,15 @@ def _name_roles(text: str) -> set[tuple[str, str]]:
 def _roles(
     q_names: set[str], q_roles: set[tuple[str, str]], s_roles: set[tuple[str, str]]
 ) -> float:
-    """+1 for each role the question gives a name that the sentence gives it too, -1 for each
-    name of the question that the sentence puts in another role: "Wat gaf Poetin aan Kim?"
-    against "Kim gaf kunst aan Poetin" is -1, against "... gegeven aan Kim" +1."""
+    """-1 for each name of the question that the sentence puts in another role, offset by the
+    roles it shares with the question, but never above 0: "Wat gaf Poetin aan Kim?" against
+    "Kim gaf kunst aan Poetin" is -1, against "... gegeven aan Kim" 0. Sharing a role is no
+    bonus: a sentence that repeats "van West-Vlaanderen" is not the better answer for it."""
     if not q_roles:
         return 0.0
     agree = len(q_roles & s_roles)
     clash = sum(1 for pair in s_roles - q_roles if pair[1] in q_names)
-    return float(agree - clash)
+    return float(min(0, agree - clash))
 
 
 __all__ = ["AnswerType", "Candidate", "Extraction", "Pick", "candidates", "extract_answer"]

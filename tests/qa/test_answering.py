@@ -267,6 +267,30 @@ def test_a_name_by_the_asked_noun_answers_the_question() -> None:
     assert named_focus(*blogger) and not named_focus(*blogger, places=False)
 
 
+def test_a_name_that_ends_in_the_asked_noun_does_not_fill_it() -> None:
+    country = "Naar welk land reist de president daarna?"
+    assert not named_focus("Rusland en Noord-Korea helpen elkaar, zegt Poetin.", "land", country)
+    assert named_focus("Na zijn bezoek reist Poetin door naar Vietnam.", "land", country)
+    member = "Welk Kamerlid diende de motie in?"
+    assert named_focus("De motie van SP-Kamerlid Dennis Koster kreeg steun.", "kamerlid", member)
+
+
+def test_sharing_the_questions_roles_earns_nothing_only_a_clash_costs() -> None:
+    # "... van West-Vlaanderen" in the question: a sentence that repeats it is not better
+    # evidence for the answer; one that puts a question's name in another role is worse.
+    from qa.text import split_sentences
+
+    text = (
+        "Het bezoek duurde twee dagen. De provincieraad van West-Vlaanderen telt 80 zetels. "
+        "Het hoogste punt is de Kemmelberg, 156 meter. Kim gaf kunst aan Poetin."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
+    roles = {c.text[:8]: c.features["roles"] for c in candidates("Wat is de hoogste top van "
+             "West-Vlaanderen die Poetin aan Kim toonde?", [hit])}  # fmt: skip
+    assert roles["De provi"] == roles["Het hoog"] == 0.0
+    assert roles["Kim gaf "] < 0.0
+
+
 def test_a_missing_reason_refuses_only_when_a_cause_is_asked_for() -> None:
     assert must_have_type("Wat was de oorzaak van de brand?", AnswerType.REASON)
     assert not must_have_type("Waarom stopte hij?", AnswerType.REASON)  # often said implicitly
