@@ -44,7 +44,7 @@ _WELK = {noun: atype for atype, nouns in _WELK_NOUNS.items() for noun in nouns.s
 _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(r"\b(hoeveel|wat)\s+(kost|kostte|kostten|kosten|bedraagt|bedroeg|betaalde|"
                 r"verdient|verdiende|opbrengst)\b|\bhoe\s+duur\b|\bwelk\s+bedrag\b|"
-                r"\bhoeveel\s+(\w*geld|euro|dollar)\b|\bwat\s+is\s+de\s+prijs\b|"
+                r"\bhoeveel\s+(\w*geld|euro|dollar)\b|\bwat\s+(is|was|wordt|werd)\s+de\s+prijs\b|"
                 r"\b(hoeveel|wat)\b.*\b(kost|kostte|kosten|betalen|betaalt|betaalde|betaald|"
                 r"verdienen|verdient|verdiende|verdiend|opgebracht|opbrengen|opgeleverd)\b"),
      AnswerType.MONEY),

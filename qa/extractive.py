@@ -230,7 +230,7 @@ class Passages:
 
     def missing(self, question: str, hit: Hit) -> list[str]:
         """The question's anchors that ``hit``'s article does not mention."""
-        return missing_anchors(question, self.text(hit))
+        return missing_anchors(question, self.text(hit), hit.date)
 
     def missing_counted(self, question: str, hit: Hit) -> str | None:
         return missing_counted(question, self.text(hit))
