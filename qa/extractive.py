@@ -74,6 +74,7 @@ WEAK_LEXICAL = 0.15
 WEAK_DENSE = 0.80
 # A second sentence of the same article scoring within this margin of the best joins the answer.
 SECOND_MARGIN = 3.0
+SECOND_DEPTH = 5  # ... looked for among the best few about the question
 # The answer comes from the best sentence whose article mentions the question's names.
 ANCHOR_DEPTH = 10
 TYPE_MARGIN = 2.0  # a sentence of the asked-for kind must score nearly as well as the best
@@ -188,18 +189,19 @@ def extract_answer(
     chosen = [Pick(best.hit, best.start, best.end, best.text)]
     if _ANAPHOR.match(best.text.lstrip(",' ")) and best.index > 0:
         chosen.insert(0, Pick(best.hit, *best.hit.sentence_texts()[best.index - 1]))
-    runner_up = next((c for c in about[1:3] if c.hit.article_id == best.hit.article_id
-                      and all(c.start != p.start for p in chosen)), None)  # fmt: skip
-    if (
-        runner_up is not None
-        and best.logit() - runner_up.logit() < SECOND_MARGIN
-        and (atype is None or runner_up.features["typed"])
-        and runner_up.features["roles"] >= 0  # not "Kim gaf ... aan Poetin" for "Poetin aan Kim"
-    ):
+    for runner_up in about[1:SECOND_DEPTH]:
         second = Pick(runner_up.hit, runner_up.start, runner_up.end, runner_up.text)
-        if len(" ".join(p.text for p in [*chosen, second])) <= MAX_ANSWER_CHARS:
+        if (
+            runner_up.hit.article_id == best.hit.article_id
+            and all(runner_up.start != p.start for p in chosen)
+            and best.logit() - runner_up.logit() < SECOND_MARGIN
+            and (atype is None or runner_up.features["typed"])
+            and runner_up.features["roles"] >= 0  # not "Kim gaf ... aan Poetin" for "... aan Kim"
+            and len(" ".join(p.text for p in [*chosen, second])) <= MAX_ANSWER_CHARS
+        ):
             before = 0 <= chosen[0].start - second.end <= 2
             chosen = [second, *chosen] if before else [*chosen, second]
+            break
     if len(" ".join(p.text for p in chosen)) > MAX_ANSWER_CHARS:
         chosen = [Pick(best.hit, best.start, best.end, best.text)]
     picks = tuple(chosen)

@@ -321,3 +321,27 @@ def test_the_store_reads_a_whole_article_in_order(sample_pipeline: Pipeline) -> 
             chunk.start <= s < e <= chunk.start + len(chunk.text) for s, e in chunk.sentences
         )
     assert sample_pipeline.store.article_chunks("no-such-article") == []
+
+
+def test_the_second_sentence_is_the_best_one_that_fits() -> None:
+    # The runner-up puts Girkin in another role and is too long; the next one joins the answer.
+    from qa.text import split_sentences
+
+    long = (
+        "De rechtbank gaf in een lange uitspraak over Girkin, die volgens de rechtbank samen met "
+        "anderen verantwoordelijk was voor het neerhalen van het toestel en daarmee voor de dood "
+        "van alle inzittenden, ook een oordeel over de rol van de andere verdachten, de "
+        "bewijsvoering en de getuigen, en over de vraag welke straf passend was."
+    )
+    text = (
+        "Het proces duurde twee jaar. De rechtbank gaf aan Girkin donderdag de zwaarste straf. "
+        f"{long} De straf werd levenslang, zei de rechtbank. De nabestaanden waren in de zaal."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
+    question = "Welke straf gaf de rechtbank aan Girkin?"
+    ranked = sorted(candidates(question, [hit]), key=lambda c: c.logit(), reverse=True)
+    assert ranked[1].text == long  # the runner-up, skipped
+    assert extract_answer(question, [hit]).text == (
+        "De rechtbank gaf aan Girkin donderdag de zwaarste straf. "
+        "De straf werd levenslang, zei de rechtbank."
+    )
