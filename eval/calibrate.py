@@ -1,6 +1,10 @@
-"""Fit the offline answerer's weights on the eval set (a development tool, not part of the app).
+"""Fit the offline answerer's weights on eval sets (a development tool, not part of the app).
 
-    python eval/calibrate.py --index DIR [--questions eval/questions.jsonl]
+    python eval/calibrate.py --set DIR:eval/questions.jsonl [--set DIR2:eval/fresh/questions.jsonl ...]
+
+Each ``--set`` pairs an index with the questions asked of it. With more than one set, it also
+reports leave-one-set-out: weights fit on the other sets, top-1 measured on the one left out,
+against the weights in ``qa/extractive.py``.
 
 1. For every question, every candidate sentence of the retrieved passages is scored with
    ``qa.extractive`` features (the best 30 also get a sentence embedding) and labelled positive
@@ -21,7 +25,7 @@ from pathlib import Path
 from qa.runtime import prepare_environment
 
 RANKING = ["lexical", "context", "bigram", "order", "passage", "passage_dense", "typed",
-           "novelty", "first", "dense"]  # fmt: skip
+           "novelty", "first", "dense", "roles", "local", "named"]  # fmt: skip
 
 
 def collect(index: Path, questions: Path) -> list[dict]:
@@ -67,16 +71,64 @@ def extractive_filters():  # type: ignore[no-untyped-def]
 def main() -> None:
     prepare_environment()
     ap = argparse.ArgumentParser()
-    ap.add_argument("--index", type=Path, required=True)
-    ap.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/calibrate-cache.json"))
+    ap.add_argument("--set", action="append", required=True, metavar="INDEX:QUESTIONS")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/calibrate-cache"))
     args = ap.parse_args()
-    if args.cache.exists():
-        rows = json.loads(args.cache.read_text())
-    else:
-        rows = collect(args.index, args.questions)
-        args.cache.write_text(json.dumps(rows))
-    fit(rows)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    sets: dict[str, list[dict]] = {}
+    for spec in args.set:
+        index, questions = spec.split(":", 1)
+        cache = args.cache / (Path(questions).parent.name + "-" + Path(questions).stem + ".json")
+        if cache.exists():
+            rows = json.loads(cache.read_text())
+        else:
+            rows = collect(Path(index), Path(questions))
+            cache.write_text(json.dumps(rows))
+        sets[questions] = rows
+    fit([row for rows in sets.values() for row in rows])
+    if len(sets) > 1:
+        from qa.extractive import WEIGHTS
+
+        print("leave one set out: top-1 with weights fit on the others / with qa.extractive's")
+        for name, rows in sets.items():
+            others = [row for other, rs in sets.items() if other != name for row in rs]
+            fitted = pairwise_weights(others)
+            print(f"  {name}: {top1(rows, fitted):.3f} / {top1(rows, WEIGHTS):.3f}")
+
+
+def pairwise_weights(rows: list[dict]) -> dict[str, float]:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    diffs, ys = [], []
+    for row in rows:
+        pos = [c for c in row["cands"] if c["label"]]
+        neg = [c for c in row["cands"] if not c["label"]]
+        for p in pos:
+            for n in neg[:40]:
+                d = [p["f"][k] - n["f"][k] for k in RANKING]
+                diffs += [d, [-x for x in d]]
+                ys += [1, 0]
+    model = LogisticRegression(C=0.5, fit_intercept=False, max_iter=5000).fit(np.array(diffs), ys)
+    return {k: round(float(w), 3) for k, w in zip(RANKING, model.coef_[0], strict=True)}
+
+
+def top1(rows: list[dict], weights: dict[str, float]) -> float:
+    """Share of answerable questions whose best candidate (two stages, as in the answerer)
+    holds the answer."""
+
+    def logit(f: dict, stage1: bool) -> float:
+        g = dict(f)
+        if stage1:
+            g["dense"] = g["passage_dense"]
+        return sum(weights.get(k, 0.0) * g[k] for k in RANKING)
+
+    answerable = [r for r in rows if not r["item"].get("refuse") and r["cands"]]
+    right = 0
+    for row in answerable:
+        head = sorted(row["cands"], key=lambda c: logit(c["f"], True), reverse=True)[:12]
+        right += max(head, key=lambda c: logit(c["f"], False))["label"]
+    return right / max(len(answerable), 1)
 
 
 def fit(rows: list[dict]) -> None:
