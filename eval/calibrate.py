@@ -1,6 +1,6 @@
 """Fit the offline answerer's weights on eval sets (a development tool, not part of the app).
 
-    python eval/calibrate.py --set DIR:eval/questions.jsonl [--set DIR2:eval/fresh/questions.jsonl ...]
+    python eval/calibrate.py --set DIR:eval/questions.jsonl [--set DIR2:QUESTIONS ...]
 
 Each ``--set`` pairs an index with the questions asked of it. With more than one set, it also
 reports leave-one-set-out: weights fit on the other sets, top-1 measured on the one left out,

@@ -123,7 +123,12 @@ def _mentions_part(text: str, haystack: str, part: str) -> bool:
     need = len(stem) if stem != folded else max(4, round(0.7 * len(folded)))
     if len(folded) >= 9:  # a compound name shares its first part: "Waddeneiland", "Waddenzee"
         need = min(need, 6)
-    return any(_common_prefix(stem, name) >= need for name in _names(text))
+    # A short name is too common a start for long words: "Tour" is not in "Tournament".
+    longest = 5 if len(stem) <= 4 else 100
+    return any(
+        _common_prefix(stem, name) >= need and len(name) - len(stem) <= longest
+        for name in _names(text)
+    )
 
 
 @lru_cache(maxsize=64)

@@ -78,6 +78,8 @@ SECOND_DEPTH = 5  # ... looked for among the best few about the question
 # The answer comes from the best sentence whose article mentions the question's names.
 ANCHOR_DEPTH = 10
 TYPE_MARGIN = 2.0  # a sentence of the asked-for kind must score nearly as well as the best
+# How much a word carried over from an earlier question counts, against the question's own.
+CONTEXT_WEIGHT = 0.5
 # How many of the best-retrieved articles are read whole.
 READ_ARTICLES = 2
 
@@ -152,11 +154,16 @@ def extract_answer(
     encode: SentenceEncoder | None = None,
     doc_freq: DocFreq | None = None,
     read_article: ArticleReader | None = None,
+    context: str = "",
 ) -> Extraction:
+    """``context``: names carried over from earlier questions of the conversation ("Poetin,
+    Noord-Korea"). The answer's article must mention them, but they count less than the
+    question's own words: a sentence that repeats the earlier question is seldom the answer."""
+    anchored = f"{question} ({context})" if context else question
     # 1. every sentence of the best articles (whole) and of the other passages, with features;
     #    the best few get a dense score
     articles = Passages(hits, read_article)
-    cands = candidates(question, articles.passages(), doc_freq=doc_freq)
+    cands = candidates(question, articles.passages(), doc_freq=doc_freq, context=context)
     if not cands:
         return Extraction((), True, "geen bruikbare zinnen gevonden")
     cands = add_dense(cands, query_vector, encode, top=DENSE_RERANK)
@@ -164,9 +171,9 @@ def extract_answer(
 
     # 2. the best sentence whose article mentions what the question is about; refuse when
     #    there is none, when the evidence is of the wrong kind, or when it is weak
-    about = [c for c in ranked[:ANCHOR_DEPTH] if not articles.missing(question, c.hit)]
+    about = [c for c in ranked[:ANCHOR_DEPTH] if not articles.missing(anchored, c.hit)]
     if not about:
-        missing = articles.missing(question, ranked[0].hit)
+        missing = articles.missing(anchored, ranked[0].hit)
         return _refusal(ranked[0], "niet gevonden in de artikelen: " + ", ".join(missing))
     best = about[0]
     counted = articles.missing_counted(question, best.hit)
@@ -250,20 +257,23 @@ def _joined(chunks: Sequence[Hit]) -> str:
 
 
 def candidates(
-    question: str, hits: Sequence[Hit], *, doc_freq: DocFreq | None = None
+    question: str, hits: Sequence[Hit], *, doc_freq: DocFreq | None = None, context: str = ""
 ) -> list[Candidate]:
-    """Every usable sentence of ``hits`` with its features (all but ``dense``)."""
+    """Every usable sentence of ``hits`` with its features (all but ``dense``). The words of
+    ``context`` (carried over from earlier questions) count at ``CONTEXT_WEIGHT``."""
     if not hits:
         return []
-    q_terms = list(dict.fromkeys(terms(question)))
+    asked = terms(question)
+    full = f"{question} ({context})" if context else question  # what is known or asked
+    q_terms = list(dict.fromkeys(asked + terms(context)))
     q_set = set(q_terms)
-    q_bigrams = _bigrams(terms(question, keep_stop_words=True))
-    idf = _idf(q_terms, doc_freq)
+    q_bigrams = _bigrams(terms(full, keep_stop_words=True))
+    idf = {t: w if t in asked else w * CONTEXT_WEIGHT for t, w in _idf(q_terms, doc_freq).items()}
     q_weight = sum(idf[t] for t in q_terms) or 1.0
     atype = expected_type(question)
-    q_roles = _name_roles(question)
+    q_roles = _name_roles(full)
     focus = focus_noun(question)
-    q_names = {fold(w) for i, w in enumerate(words(question)) if i > 0 and w[:1].isupper()}
+    q_names = {fold(w) for i, w in enumerate(words(full)) if i > 0 and w[:1].isupper()}
     top_score = max(h.score for h in hits) or 1.0
     top_dense = max(h.dense for h in hits)
     # How well each *article* was retrieved: overlapping chunks of one article must not make the
@@ -298,12 +308,12 @@ def candidates(
                 "order": _order_agreement(q_terms, s_all),
                 "passage": article_score[hit.article_id] / top_score,
                 "passage_dense": (article_dense[hit.article_id] - top_dense) * 10,
-                "typed": 1.0 if atype is None or has_type(text, atype, question) else 0.0,
+                "typed": 1.0 if atype is None or has_type(text, atype, full) else 0.0,
                 "novelty": len(own - q_set) / len(own) if own else 0.0,
                 "first": 1.0 if start == 0 else 0.0,
                 "roles": _roles(q_names, q_roles, _name_roles(text)),
                 "named": 1.0
-                if focus and named_focus(text, focus, question) or counted_focus(text, question)
+                if focus and named_focus(text, focus, full) or counted_focus(text, full)
                 else 0.0,
                 "dense": (article_dense[hit.article_id] - top_dense) * 10,  # until embedded
                 "dense_raw": article_dense[

@@ -84,9 +84,12 @@ class Pipeline:
             query, k=self.settings.top_k, filters=filters, vector=vector, prefer_article=topic
         )
         # 4. the offline answer: the answer without an LLM, and the fallback with one
+        own, context = query, ""
+        if query.startswith(question) and query != question:  # carried over offline
+            own, context = question, query[len(question) :].strip(" ()")
         extraction = extract_answer(
-            query, hits, query_vector=vector, encode=self._encode_sentences,
-            doc_freq=self._doc_freq, read_article=self.store.article_chunks,
+            own, hits, query_vector=vector, encode=self._encode_sentences,
+            doc_freq=self._doc_freq, read_article=self.store.article_chunks, context=context,
         )  # fmt: skip
         offline = offline_answer(query, hits, extraction)
         if self.llm is None or not hits:

@@ -34,6 +34,7 @@ def test_a_name_is_found_in_its_news_variants(text: str, anchor: str) -> None:
     [
         ("Poetin gaf Kim een limousine.", "Biden"),
         ("De Bruggen en Wegen van Oostende.", "Brussel"),  # a shared start is not enough
+        ("Het World Port Tournament in Rotterdam.", "Tour"),  # nor a short name's start
         ("Zij gingen bidden voor vrede.", "Biden"),  # nor a lower-case word
     ],
 )

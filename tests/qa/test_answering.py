@@ -345,3 +345,25 @@ def test_the_second_sentence_is_the_best_one_that_fits() -> None:
         "De rechtbank gaf aan Girkin donderdag de zwaarste straf. "
         "De straf werd levenslang, zei de rechtbank."
     )
+
+
+def test_words_carried_from_earlier_questions_count_less_but_must_be_in_the_article() -> None:
+    from qa.text import split_sentences
+
+    text = (
+        "Het bezoek duurde twee dagen. Weck wordt directeur-generaal van de Bestuursdienst "
+        "bij Binnenlandse Zaken. Zijn voorganger op die post was Plesch."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
+    carried = "Weck, Bestuursdienst, Binnenlandse, Zaken"
+
+    def lead(cands: list) -> float:  # how far the sentence repeating the earlier question leads
+        by_start = {c.text[:5]: c.logit() for c in cands}
+        return by_start["Weck "] - by_start["Zijn "]
+
+    as_context = candidates("Wie was zijn voorganger?", [hit], context=carried)
+    as_question = candidates(f"Wie was zijn voorganger? ({carried})", [hit])
+    assert lead(as_context) < lead(as_question)
+    assert "Plesch" in extract_answer("Wie was zijn voorganger?", [hit], context=carried).text
+    refused = extract_answer("Wie was zijn voorganger?", [hit], context="Biden")
+    assert refused.refused and "Biden" in refused.reason
