@@ -71,15 +71,18 @@ _RULES: list[tuple[re.Pattern[str], AnswerType]] = [
 
 def expected_type(question: str) -> AnswerType | None:
     q = fold(question).strip()
-    for pattern, atype in _RULES:
-        if pattern.search(q):
-            return atype
-    if m := re.search(r"\bwelke?\s+(\w+)", q):
+    # The question word that comes first decides: "Wie legden het werk neer, waardoor ...?"
+    # asks for a person, not a reason. Rules that match at the same place keep their order.
+    found: list[tuple[int, int, AnswerType | None]] = []
+    for order, (pattern, atype) in enumerate(_RULES):
+        if match := pattern.search(q):
+            found.append((match.start(), order, atype))
+    if m := re.search(r"\bwelke?\s+(\w+)", q):  # "Welke coureur ...?": no known kind
         noun = m.group(1)
-        for known, atype in _WELK.items():
-            if noun == known or noun.endswith(known) or noun == known + "en":
-                return atype
-    return None
+        kinds = [t for known, t in _WELK.items() if noun in (known, known + "en")
+                 or noun.endswith(known)]  # fmt: skip
+        found.append((m.start(), len(_RULES), kinds[0] if kinds else None))
+    return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
 
 
 _MONTHS = [
@@ -172,8 +175,16 @@ _MONEY = re.compile(
 )
 _REASON = re.compile(
     r"\b(omdat|doordat|want|vanwege|wegens|daardoor|daarom|zodat|dankzij|oorzaak|reden|"
-    r"als gevolg van|om\s+\w+(\s+\w+){0,6}\s+te)\b"
+    r"als gevolg van|op (eigen )?verzoek|uit (protest|angst|vrees|onvrede|woede|solidariteit|"
+    r"respect|zorg)|boosdoener)\b"
 )
+# A purpose answers "Waarom ...?" ("geschikt om te zoeken naar sporen van leven"), but not a
+# question for a cause ("Wat was de oorzaak ...?", "Waardoor ...?").
+_PURPOSE = re.compile(
+    r"\b(om\s+(\w+\s+){0,6}te\s+\w+|ter (ere|nagedachtenis|bescherming|voorbereiding)|"
+    r"met als doel|bedoeld om)\b"
+)
+_ASKS_CAUSE = re.compile(r"\b(oorzaak|oorzaken|waardoor|hoe\s+kom\w*\s+het)\b")
 # "om nog onbekende reden", "de oorzaak is nog niet bekend": the article says it does not know.
 _NO_REASON = re.compile(
     r"\b(onbekende|onduidelijke) (reden|oorzaak)|\b(oorzaak|reden) (is|was) (nog )?"
@@ -223,7 +234,8 @@ def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
     if atype is AnswerType.MONEY:
         return bool(_MONEY.search(text))
     if atype is AnswerType.REASON:
-        return bool(_REASON.search(low)) and not _NO_REASON.search(low)
+        purpose = not _ASKS_CAUSE.search(fold(question)) and bool(_PURPOSE.search(low))
+        return (bool(_REASON.search(low)) or purpose) and not _NO_REASON.search(low)
     if atype is AnswerType.PLACE:
         return bool(_PLACE_PREP.search(text) or _DATELINE.search(text)) or bool(
             _new_names(text, question)
@@ -253,6 +265,8 @@ _NAMING = re.compile(
 _AGE = re.compile(
     r"\b\d{1,3}[- ]?jarige?\b|\b\d{1,3}\s+jaar(\s+oud)?\b|\(\d{1,3}\)|\bleeftijd\b|"
     r"\b\w+(tig|tien|twee|drie|vier|vijf|zes|zeven|acht|negen|honderd)jarige?\b|"
+    r"\b(\w*tig|\w*tien|een|twee|drie|vier|vijf|zes|zeven|acht|negen|elf|twaalf)\s+jaar\s+oud\b|"
+    r"\b(op|sinds|vanaf)\s+(zijn|haar|z'n)\s+(\d+ste|\d+de|\w+(tiende|tigste|de|ste))\b|"
     r"\b(geboren|overleden|stierf)\b"
 )
 _TIME_UNIT = re.compile(

@@ -172,10 +172,18 @@ def test_type_detectors() -> None:
         # a cause the article says it does not know is no cause
         ("Hij raakte om nog onbekende reden van de weg.", AnswerType.REASON, "", False),
         ("Hij raakte van de weg omdat hij in slaap viel.", AnswerType.REASON, "", True),
+        ("De plek is geschikt om te zoeken naar sporen van leven.", AnswerType.REASON, "", True),
+        ("Ik stopte om te kijken.", AnswerType.REASON, "Wat was de oorzaak ervan?", False),
+        ("Dit was op eigen verzoek tijdens de enquête.", AnswerType.REASON, "", True),
+        ("Hij trad af uit protest tegen het besluit.", AnswerType.REASON, "", True),
+        ("Hij trad dinsdag af.", AnswerType.REASON, "", False),
         # an age is an age, not any number; a thing's name sits by the thing
         ("Hij fietst twee kilometer om.", AnswerType.AGE, "Hoe oud is hij?", False),
         ("De 52-jarige man uit Eindhoven.", AnswerType.AGE, "Hoe oud is hij?", True),
         ("Een hoogleraar (63) kwam om.", AnswerType.AGE, "Hoe oud was hij?", True),
+        ("Toen hij dertig jaar oud was, schilderde hij het.", AnswerType.AGE, "Hoe oud?", True),
+        ("Sinds zijn tiende zoekt hij met een detector.", AnswerType.AGE, "Hoe oud?", True),
+        ("Het duurde dertig jaar.", AnswerType.AGE, "Hoe oud was hij?", False),
         (
             "Zij heeft een brasserie, zegt Wendy Theunissen.",
             AnswerType.NAME,
@@ -289,6 +297,15 @@ def test_sharing_the_questions_roles_earns_nothing_only_a_clash_costs() -> None:
              "West-Vlaanderen die Poetin aan Kim toonde?", [hit])}  # fmt: skip
     assert roles["De provi"] == roles["Het hoog"] == 0.0
     assert roles["Kim gaf "] < 0.0
+
+
+def test_the_first_question_word_decides_the_kind_of_answer() -> None:
+    assert expected_type("Wie legden het werk neer, waardoor reizigers vastzaten?") is (
+        AnswerType.PERSON
+    )
+    assert expected_type("Welke coureur veroorzaakte de crash waardoor het stil lag?") is None
+    assert expected_type("Waardoor hadden de vluchten vertraging?") is AnswerType.REASON
+    assert expected_type("Welk bedrag betaalt Lemaire?") is AnswerType.MONEY
 
 
 def test_a_missing_reason_refuses_only_when_a_cause_is_asked_for() -> None:
