@@ -164,7 +164,12 @@ _GENERIC_COUNTED = {
     "dollar", "meter", "kilometer", "kilo", "stuks", "punten", "van", "de", "het", "een",
     "is", "was", "waren", "heeft", "hebben", "had", "kost", "kostte", "zou", "zullen", "moet",
     "daarvan", "ervan", "hiervan", "er", "die", "dat", "deze", "dit", "hij", "zij", "ze", "we",
-    "wij", "je", "u", "ik", "hun", "haar", "zijn",
+    "wij", "je", "u", "ik", "hun", "haar", "zijn", "leden", "deelnemers", "exemplaren",
+    # verbs: "Hoeveel gaat de brug kosten?" counts nothing by name
+    "gaat", "gaan", "ging", "gingen", "zal", "zouden", "moeten", "kan", "kunnen", "kon",
+    "konden", "mag", "mogen", "wil", "willen", "wordt", "worden", "werd", "werden", "hadden",
+    "kosten", "kostten", "bedraagt", "bedroeg", "staat", "stond", "levert", "leverde", "krijgt",
+    "kreeg", "kregen", "betaalt", "betaalde", "verdient", "verdiende", "telt", "telde",
 }  # fmt: skip
 _COUNTED = re.compile(r"\bhoeveel\s+([a-z][\w-]*)")
 

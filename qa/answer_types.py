@@ -350,7 +350,7 @@ _SYNONYM_GROUPS = [
     "neerslag regen",
     "slachtoffers gedupeerden",
     "doden omgekomen",
-    "werknemers medewerkers personeel",
+    "werknemers medewerkers personeel personeelsleden arbeidsplaatsen banen arbeidsplekken",
     "inwoners bewoners",
     "leerlingen scholieren",
     "woordvoerder woordvoerster zegsman",
