@@ -38,6 +38,10 @@ _WELK_NOUNS = {
         "president politicus man vrouw kunstenaar schilder schrijver renner coach leider "
         "vakbond omroep zender instelling vereniging uitgeverij band groep familie koning"
     ),
+    AnswerType.NAME: (
+        "roman boek film lied album single serie programma voorstelling musical opera "
+        "toneelstuk titel bijnaam merk"
+    ),
 }
 _WELK = {noun: atype for atype, nouns in _WELK_NOUNS.items() for noun in nouns.split()}
 
@@ -77,12 +81,18 @@ def expected_type(question: str) -> AnswerType | None:
     for order, (pattern, atype) in enumerate(_RULES):
         if match := pattern.search(q):
             found.append((match.start(), order, atype))
-    if m := re.search(r"\bwelke?\s+(\w+)", q):  # "Welke coureur ...?": no known kind
-        noun = m.group(1)
-        kinds = [t for known, t in _WELK.items() if noun in (known, known + "en")
-                 or noun.endswith(known)]  # fmt: skip
-        found.append((m.start(), len(_RULES), kinds[0] if kinds else None))
+    if m := re.search(r"\bwelke?\s+([\w-]+)", q):  # "Welke coureur ...?": no known kind
+        found.append((m.start(), len(_RULES), _welk_kind(m.group(1))))
     return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
+
+
+def _welk_kind(noun: str) -> AnswerType | None:
+    """The kind of answer "Welk(e) <noun>" asks for; a compound by its head ("voetbalclub"),
+    but "roman" is no "man"."""
+    for known, atype in _WELK.items():
+        if noun in (known, known + "en") or noun.endswith(known) and len(noun) >= len(known) + 3:
+            return atype
+    return None
 
 
 _MONTHS = [
@@ -367,7 +377,8 @@ def synonyms(noun: str) -> list[str]:
 
 def noun_stems(noun: str) -> list[str]:
     """Word starts to find a question's noun by, in any inflection or compound."""
-    return [w[:-2] if len(w) > 6 else w for w in synonyms(noun)]
+    head = noun.rsplit("-", 1)[-1]  # "tv-programma" is found as "televisieprogramma"
+    return [w[:-2] if len(w) > 6 else w for w in synonyms(head)]
 
 
 def named_focus(sentence: str, focus: str, question: str, *, places: bool = True) -> bool:
@@ -376,7 +387,7 @@ def named_focus(sentence: str, focus: str, question: str, *, places: bool = True
     ``places=False`` a place ("een blogger die vastzit in Hanoi") does not count."""
     tokens = words(sentence)
     text = sentence if places else _PLACE_PREP.sub(" ", _DATELINE.sub(" ", sentence))
-    new = set(_new_names(text, question))
+    new = set(_new_names(text, question)) | _quoted_title(sentence, question)
     if places and focus in _PLACE_NOUNS:  # "Naar welk land ...?" - "... reist door naar Vietnam"
         after_prep = {w for m in _PLACE_PREP.finditer(sentence) for w in words(m.group(0))}
         if new & after_prep:
@@ -396,6 +407,21 @@ def _has_noun(token: str, stem: str) -> bool:
     if not token[:1].isupper():
         return stem in folded
     return folded.rsplit("-", 1)[-1].startswith(stem)
+
+
+_QUOTED = re.compile(r"(?:,,|[„“‘'\"«])([^„“”‘’'\"«»]{2,60}?)(?:''|[”’'\"»])")
+
+
+def _quoted_title(sentence: str, question: str) -> set[str]:
+    """The words of a short quoted title the question does not name: "haar roman 'Het
+    zoutland'", "het lied ,,Arcade''" (a lower-case word of a title is a name too)."""
+    asked = {fold(w) for w in words(question)}
+    out: set[str] = set()
+    for match in _QUOTED.finditer(sentence):
+        title = words(match.group(1))
+        if 0 < len(title) <= 6 and not {fold(w) for w in title} <= asked:
+            out.update(title)
+    return out
 
 
 # Nouns a "Welk(e) X" question asks a place for.

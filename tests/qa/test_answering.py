@@ -299,6 +299,16 @@ def test_sharing_the_questions_roles_earns_nothing_only_a_clash_costs() -> None:
     assert roles["Kim gaf "] < 0.0
 
 
+def test_a_quoted_title_names_a_book_or_a_programme() -> None:
+    question = "Voor welke roman kreeg Merel Huisman de prijs?"
+    assert expected_type(question) is AnswerType.NAME  # not PERSON: "roman" is no "man"
+    won = "Huisman won de prijs voor haar roman 'Het zoutland'."
+    assert has_type(won, AnswerType.NAME, question)
+    assert not has_type("Huisman won de prijs voor haar roman.", AnswerType.NAME, question)
+    tv = "In welk tv-programma was hij eerder te zien?"
+    assert named_focus("Hij zat in het televisieprogramma The Voice.", focus_noun(tv) or "", tv)
+
+
 def test_the_first_question_word_decides_the_kind_of_answer() -> None:
     assert expected_type("Wie legden het werk neer, waardoor reizigers vastzaten?") is (
         AnswerType.PERSON
