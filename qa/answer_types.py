@@ -431,6 +431,29 @@ _PLACE_NOUNS = {
 }  # fmt: skip
 
 
+_HOLDER = re.compile(  # the words that end the name are lower case: "Van den Berg, die ..."
+    r"(?i:\b(?:hoe\s+oud\s+(?:is|was|werd|wordt|zijn|waren)|(?:hoeveel|wat)\s+(?:verdient|"
+    r"verdiende|verdienen|gaat|ging|zal|zou)))\s+(.*?)(?:[,?]|$|\b(?:die|dat|toen|als|bij|van|"
+    r"in|op|per|voor|nu|eigenlijk)\b)"
+)
+
+
+def property_holder(question: str) -> str | None:
+    """The person whose age or pay the question asks (by surname): "Hoe oud is rechter Van den
+    Berg, die ...?" -> "Berg", "Hoeveel verdient Erik Veenstra als topman?" -> "Veenstra". An
+    age of someone else in the article is no answer."""
+    atype = expected_type(question)
+    if atype is not AnswerType.AGE and not (
+        atype is AnswerType.MONEY and re.search(r"\bverdien", fold(question))
+    ):
+        return None
+    match = _HOLDER.search(question)
+    if match is None:
+        return None
+    names = [w for w in words(match.group(1)) if w[:1].isupper() and "-" not in w]
+    return names[-1] if names else None
+
+
 def counted_focus(sentence: str, question: str) -> bool:
     """For "Hoeveel X ...?": does ``sentence`` put a number right before X ("12.450
     toeschouwers", "vier doelpunten")?"""

@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from qa.anchors import missing_anchors, missing_counted
+from qa.anchors import mentions, missing_anchors, missing_counted
 from qa.answer_types import (
     AnswerType,
     counted_focus,
@@ -40,6 +40,7 @@ from qa.answer_types import (
     has_type,
     must_have_type,
     named_focus,
+    property_holder,
 )
 from qa.text import fold, stop_words, terms, words
 from qa.types import Hit
@@ -187,6 +188,12 @@ def extract_answer(
             best = typed[0]
         elif must_have_type(question, atype):
             return _refusal(best, f"geen {atype.value} gevonden in de artikelen")
+    holder = property_holder(question)  # "Hoe oud is Oosterhof?": her age, not someone else's
+    if holder and not _names_holder(best, holder):
+        own = [c for c in about if c.features["typed"] and _names_holder(c, holder)]
+        if not own:
+            return _refusal(best, f"het artikel noemt dat niet van {holder}")
+        best = own[0]
     if best.weak:
         return _refusal(best, "te weinig bewijs in de artikelen")
 
@@ -375,6 +382,20 @@ def add_dense(
         replace(c, features={**c.features, "dense": min(c.features["dense"], floor)}) for c in tail
     ]
     return scored + tail
+
+
+def _names_holder(cand: Candidate, name: str) -> bool:
+    """Does the candidate name the person, or does the sentence before it ("Max Verstappen is
+    wereldkampioen. De 24-jarige coureur ...") while the candidate gives no one else's age
+    ("de 61-jarige Ans Brouwer", "Sanne de Vries (36)")?"""
+    if mentions(cand.text, name):
+        return True
+    before = cand.hit.sentence_texts()[cand.index - 1][2] if cand.index > 0 else ""
+    return mentions(before, name) and not _AGE_OF_NAME.search(cand.text)
+
+
+# An age that belongs to a named person.
+_AGE_OF_NAME = re.compile(r"\b\d{1,3}-jarige\s+[A-ZÀ-Ý][\w'-]+|[A-ZÀ-Ý][\w'-]+\s*\(\d{1,3}\)")
 
 
 def _refusal(best: Candidate, reason: str) -> Extraction:

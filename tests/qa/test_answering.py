@@ -13,6 +13,7 @@ from qa.answer_types import (
     has_type,
     must_have_type,
     named_focus,
+    property_holder,
 )
 from qa.errors import IndexEmptyError, InvalidQuestionError
 from qa.extractive import candidates, extract_answer
@@ -394,3 +395,33 @@ def test_words_carried_from_earlier_questions_count_less_but_must_be_in_the_arti
     assert "Plesch" in extract_answer("Wie was zijn voorganger?", [hit], context=carried).text
     refused = extract_answer("Wie was zijn voorganger?", [hit], context="Biden")
     assert refused.refused and "Biden" in refused.reason
+
+
+@pytest.mark.parametrize(
+    ("question", "holder"),
+    [
+        ("Hoe oud is rechter Van den Berg, die de zaak behandelde?", "Berg"),
+        ("Hoe oud is de Zwolse wethouder Marieke Oosterhof?", "Oosterhof"),
+        ("Hoeveel verdient Erik Veenstra als topman?", "Veenstra"),
+        ("Hoe oud is de bestuurder van de vrachtwagen?", None),  # no name: any age may do
+        ("Hoe oud is hij?", None),
+        ("Hoeveel kost de brug?", None),  # a price, not someone's pay
+    ],
+)
+def test_the_person_whose_age_or_pay_is_asked(question: str, holder: str | None) -> None:
+    assert property_holder(question) == holder
+
+
+def test_someone_elses_age_is_no_answer() -> None:
+    from qa.text import split_sentences
+
+    text = (
+        "Het proces duurde twee dagen. Max Verstappen is wereldkampioen. De 24-jarige coureur "
+        "won zondag. Rechter Van den Berg sprak het vonnis uit. Een van de slachtoffers, de "
+        "61-jarige Ans Brouwer, was in de zaal."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
+    own = extract_answer("Hoe oud is Max Verstappen?", [hit])
+    assert not own.refused and "24-jarige" in own.text  # the sentence after his name
+    other = extract_answer("Hoe oud is rechter Van den Berg?", [hit])
+    assert other.refused and "Berg" in other.reason
