@@ -36,7 +36,8 @@ _WELK_NOUNS = {
     AnswerType.PERSON: (
         "partij club ploeg bedrijf organisatie krant team persoon speler minister trainer "
         "president politicus man vrouw kunstenaar schilder schrijver renner coach leider "
-        "vakbond omroep zender instelling vereniging uitgeverij band groep familie koning"
+        "vakbond omroep zender instelling vereniging uitgeverij band groep familie koning "
+        "bureau firma concern fabrikant stichting bank productiehuis maatschappij"
     ),
     AnswerType.NAME: (
         "roman boek film lied album single serie programma voorstelling musical opera "
@@ -81,8 +82,9 @@ def expected_type(question: str) -> AnswerType | None:
     for order, (pattern, atype) in enumerate(_RULES):
         if match := pattern.search(q):
             found.append((match.start(), order, atype))
-    if m := re.search(r"\bwelke?\s+([\w-]+)", q):  # "Welke coureur ...?": no known kind
-        found.append((m.start(), len(_RULES), _welk_kind(m.group(1))))
+    if m := re.search(r"\bwelke?\s+([\w-]+)(?:\s+([\w-]+))?", q):  # "Welke coureur": no kind
+        kind = _welk_kind(m.group(1)) or (_welk_kind(m.group(2)) if m.group(2) else None)
+        found.append((m.start(), len(_RULES), kind))  # "Welk Belgisch productiehuis"
     return min(found, key=lambda f: (f[0], f[1]))[2] if found else None
 
 
@@ -304,7 +306,7 @@ def _new_names(sentence: str, question: str) -> list[str]:
             continue
         if i == 0 and (folded in _COMMON_STARTERS or _is_word(folded)):
             continue  # "Winnende werper werd ...": a capital because the sentence starts
-        if len(folded) > 5 and folded.endswith(("se", "sche")) and _is_word(folded):
+        if len(folded) > 5 and folded.endswith(("se", "sche", "isch")) and _is_word(folded):
             continue  # an adjective of a place or people: "Europese", "Surinaamse"
         names.append(word)
     return names

@@ -317,6 +317,9 @@ def test_the_first_question_word_decides_the_kind_of_answer() -> None:
     assert expected_type("Welke coureur veroorzaakte de crash waardoor het stil lag?") is None
     assert expected_type("Waardoor hadden de vluchten vertraging?") is AnswerType.REASON
     assert expected_type("Welk bedrag betaalt Lemaire?") is AnswerType.MONEY
+    # an adjective before the noun; an organisation is asked for like a person
+    assert expected_type("Welk Belgisch productiehuis kocht de rechten?") is AnswerType.PERSON
+    assert not has_type("Ze verkocht de rechten aan een Belgisch bedrijf.", AnswerType.PERSON)
 
 
 def test_a_missing_reason_refuses_only_when_a_cause_is_asked_for() -> None:
