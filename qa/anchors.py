@@ -53,6 +53,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 
 _YEAR = re.compile(r"(1[5-9]|20)\d\d")
+# A number the article must repeat: three digits or more, or part of a name ("A28", "500cc",
+# "G8"). "de 5 kilometer" may well be "de 5000 meter" in the article.
+_DISTINCT_NUMBER = re.compile(r"\d{3,}|\d[^\W\d]|[^\W\d]\d")
 
 
 def anchors(question: str) -> list[str]:
@@ -63,7 +66,7 @@ def anchors(question: str) -> list[str]:
         if folded in QUESTION_WORDS or folded in stop_words():
             continue
         if (
-            any(ch.isdigit() for ch in word)
+            _DISTINCT_NUMBER.search(word)
             or word[:1].isupper()
             and i > 0
             and not (len(word) > 5 and _DEMONYM.search(folded))
@@ -187,8 +190,12 @@ def missing_counted(question: str, text: str) -> str | None:
     wanted = [terms(noun) for noun in synonyms(match.group(1))]
     if not any(wanted) or any(set(w) & have for w in wanted):
         return None
-    # a derived form: "Hoeveel Nederlanders ...?" - "196 hadden de Nederlandse nationaliteit"
+    # a derived form ("Hoeveel Nederlanders ...?" - "de Nederlandse nationaliteit") or the head
+    # of a compound ("Hoeveel meldingen ...?" - "2.000 schademeldingen")
     noun = match.group(1)
-    if len(noun) >= 8 and any(_common_prefix(noun, fold(w)) >= 7 for w in words(text)):
+    folded = [fold(w) for w in words(text)]
+    if len(noun) >= 8 and any(_common_prefix(noun, w) >= 7 for w in folded):
+        return None
+    if len(noun) >= 5 and any(w.endswith(noun) for w in folded):
         return None
     return noun

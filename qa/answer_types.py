@@ -222,6 +222,8 @@ def has_type(sentence: str, atype: AnswerType, question: str = "") -> bool:
     text = sentence
     low = fold(text)
     if atype is AnswerType.DATE:
+        if re.search(r"\bhoe laat\b", fold(question)):  # a time of day: "om 10.00 uur"
+            return bool(_CLOCK.search(low))
         if re.search(r"\b(welk|in welk) (jaar|jaartal)\b", fold(question)):
             return bool(_YEAR.search(low))
         if re.search(r"\b(welke|op welke) (datum|dag)\b", fold(question)):
@@ -270,6 +272,7 @@ _ORDINALS = (
     "dertiende|veertiende|vijftiende|zestiende|zeventiende|achttiende|negentiende|twintigste|"
     "laatste|winnaar|won|wint|gewonnen|zege|zegevierde"
 )
+_CLOCK = re.compile(r"\b\d{1,2}([.:]\d{2})?\s*uur\b|\b\d{1,2}[.:]\d{2}\b|\bmiddernacht\b")
 _NAMING = re.compile(
     r"\b(heet|heette|heten|heetten|genaamd|geheten|naam|pseudoniem|bijnaam|gedoopt|luidt|"
     r"werktitel|codenaam|merknaam)\b"
@@ -304,15 +307,19 @@ def _new_names(sentence: str, question: str) -> list[str]:
         folded = fold(word)
         if folded in stop or folded[:5] in asked:
             continue
-        if i == 0 and (folded in _COMMON_STARTERS or _is_word(folded)):
+        if i == 0 and (folded in _COMMON_STARTERS or is_dictionary_word(folded)):
             continue  # "Winnende werper werd ...": a capital because the sentence starts
-        if len(folded) > 5 and folded.endswith(("se", "sche", "isch")) and _is_word(folded):
+        if (
+            len(folded) > 5
+            and folded.endswith(("se", "sche", "isch"))
+            and is_dictionary_word(folded)
+        ):
             continue  # an adjective of a place or people: "Europese", "Surinaamse"
         names.append(word)
     return names
 
 
-def _is_word(folded: str) -> bool:
+def is_dictionary_word(folded: str) -> bool:
     """A Dutch dictionary word (simplemma knows it), as opposed to a name."""
     import simplemma
 
@@ -368,6 +375,7 @@ _SYNONYM_GROUPS = [
     "woordvoerder woordvoerster zegsman",
     "premier minister-president",
     "bedrag som",
+    "handtekeningen petitie ondertekend ondertekenaars",
 ]
 _SYNONYMS = {w: group.split() for group in _SYNONYM_GROUPS for w in group.split()}
 

@@ -38,6 +38,7 @@ from qa.answer_types import (
     expected_type,
     focus_noun,
     has_type,
+    is_dictionary_word,
     must_have_type,
     named_focus,
     property_holder,
@@ -189,8 +190,9 @@ def extract_answer(
         elif must_have_type(question, atype):
             return _refusal(best, f"geen {atype.value} gevonden in de artikelen")
     holder = property_holder(question)  # "Hoe oud is Oosterhof?": her age, not someone else's
-    if holder and not _names_holder(best, holder):
-        own = [c for c in about if c.features["typed"] and _names_holder(c, holder)]
+    if holder and not _names_holder(best, holder, atype, articles.text(best.hit)):
+        own = [c for c in about if c.features["typed"]
+               and _names_holder(c, holder, atype, articles.text(c.hit))]  # fmt: skip
         if not own:
             return _refusal(best, f"het artikel noemt dat niet van {holder}")
         best = own[0]
@@ -384,18 +386,34 @@ def add_dense(
     return scored + tail
 
 
-def _names_holder(cand: Candidate, name: str) -> bool:
-    """Does the candidate name the person, or does the sentence before it ("Max Verstappen is
-    wereldkampioen. De 24-jarige coureur ...") while the candidate gives no one else's age
-    ("de 61-jarige Ans Brouwer", "Sanne de Vries (36)")?"""
+def _names_holder(cand: Candidate, name: str, atype: AnswerType | None, article: str) -> bool:
+    """Can the candidate be about the person? It names them, or the sentence before it does
+    ("Max Verstappen is wereldkampioen. De 24-jarige coureur ..."). For an age, the article may
+    also be about them (named three times or more: "De 27-jarige Fries ..." about Kramer), as
+    long as the age is not someone else's ("de 61-jarige Ans Brouwer", "Sanne de Vries (36)")."""
     if mentions(cand.text, name):
         return True
+    if atype is AnswerType.AGE and _age_of_name(cand.text):
+        return False
     before = cand.hit.sentence_texts()[cand.index - 1][2] if cand.index > 0 else ""
-    return mentions(before, name) and not _AGE_OF_NAME.search(cand.text)
+    if mentions(before, name):
+        return True
+    return atype is AnswerType.AGE and len(re.findall(rf"\b{re.escape(name)}\b", article)) >= 3
 
 
-# An age that belongs to a named person.
-_AGE_OF_NAME = re.compile(r"\b\d{1,3}-jarige\s+[A-ZÀ-Ý][\w'-]+|[A-ZÀ-Ý][\w'-]+\s*\(\d{1,3}\)")
+# An age that belongs to a named person: "de 61-jarige Ans Brouwer", "Sanne de Vries (36)"
+# (but "de 27-jarige Fries" is a Frisian, whoever he is).
+_AGE_OF_NAME = re.compile(
+    r"\b\d{1,3}-jarige\s+(?P<first>[A-ZÀ-Ý][\w'-]+)(?P<more>\s+[A-ZÀ-Ý])?|"
+    r"[A-ZÀ-Ý][\w'-]+\s*\(\d{1,3}\)"
+)
+
+
+def _age_of_name(text: str) -> bool:
+    return any(
+        not m["first"] or m["more"] or not is_dictionary_word(fold(m["first"]))
+        for m in _AGE_OF_NAME.finditer(text)
+    )
 
 
 def _refusal(best: Candidate, reason: str) -> Extraction:

@@ -42,6 +42,14 @@ def test_another_name_is_not_a_mention(text: str, anchor: str) -> None:
     assert not mentions(text, anchor)
 
 
+def test_only_a_distinct_number_is_an_anchor() -> None:
+    # "de 5 kilometer" is "de 5000 meter" in the article; "A28", "500cc" and "300" are distinct
+    assert anchors("Hoe snel reed Wüst de 5 kilometer?") == ["Wüst"]
+    assert anchors("Wat gebeurde er op de A28 bij de 500cc en met 300 mensen?") == [
+        "A28", "500cc", "300",
+    ]  # fmt: skip
+
+
 def test_missing_anchors_names_what_the_article_lacks() -> None:
     text = "Poetin heeft Kim Jong-un een limousine gegeven."
     assert missing_anchors("Wat gaf Poetin aan Biden?", text) == ["Biden"]
@@ -70,6 +78,9 @@ def test_a_count_of_something_the_article_never_names_is_flagged() -> None:
     crash = "Aan boord zaten 283 passagiers. Van hen hadden er 196 de Nederlandse nationaliteit."
     assert missing_counted("Hoeveel Nederlanders zaten er aan boord?", crash) is None
     assert missing_counted("Hoeveel prijzengeld hoort erbij?", "Een bedrag van 8 miljoen.") is None
+    assert (
+        missing_counted("Hoeveel meldingen kwamen er?", "Er kwamen 2.000 schademeldingen.") is None
+    )
     # a verb after "hoeveel" counts nothing; jobs go by many names
     assert missing_counted("Hoeveel gaat de brug kosten?", "De brug kost 42 miljoen.") is None
     assert missing_counted("Hoeveel arbeidsplaatsen verdwijnen?", "Er gaan 140 banen weg.") is None

@@ -185,6 +185,8 @@ def test_type_detectors() -> None:
         ("Toen hij dertig jaar oud was, schilderde hij het.", AnswerType.AGE, "Hoe oud?", True),
         ("Sinds zijn tiende zoekt hij met een detector.", AnswerType.AGE, "Hoe oud?", True),
         ("Het duurde dertig jaar.", AnswerType.AGE, "Hoe oud was hij?", False),
+        ("De kerkdienst begon om 10.00 uur.", AnswerType.DATE, "Hoe laat begon het?", True),
+        ("Hij werd 's middags ingehuldigd.", AnswerType.DATE, "Hoe laat begon het?", False),
         (
             "Zij heeft een brasserie, zegt Wendy Theunissen.",
             AnswerType.NAME,
@@ -428,3 +430,15 @@ def test_someone_elses_age_is_no_answer() -> None:
     assert not own.refused and "24-jarige" in own.text  # the sentence after his name
     other = extract_answer("Hoe oud is rechter Van den Berg?", [hit])
     assert other.refused and "Berg" in other.reason
+
+
+def test_an_age_without_a_name_is_the_age_of_whom_the_article_is_about() -> None:
+    from qa.text import split_sentences
+
+    text = (
+        "Kramer reed zaterdag. Het publiek juichte voor Kramer. De 27-jarige Fries won goud. "
+        "Volgens Kramer was het ijs goed."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
+    assert "27-jarige" in extract_answer("Hoe oud was Kramer toen hij won?", [hit]).text
+    assert extract_answer("Hoe oud is trainer De Jong?", [hit]).refused  # not in the article
