@@ -186,7 +186,7 @@ _MONEY = re.compile(
     r"\b" + _CURRENCY + r"\s+\d|\bgratis\b|\bkosteloos\b|\bprijs van\b"
 )
 _REASON = re.compile(
-    r"\b(omdat|doordat|want|vanwege|wegens|daardoor|daarom|zodat|dankzij|oorzaak|reden|"
+    r"\b(omdat|doordat|want|vanwege|wegens|daardoor|daarom|zodat|dankzij|oorzaken|oorzaak|redenen|reden|"
     r"als gevolg van|op (eigen )?verzoek|uit (protest|angst|vrees|onvrede|woede|solidariteit|"
     r"respect|zorg)|boosdoener)\b"
 )

@@ -92,6 +92,14 @@ _ANAPHOR = re.compile(
 )
 
 
+# A sentence that announces what the next one says: "... heeft twee oorzaken.", "... als volgt:"
+_ANNOUNCES = re.compile(
+    r":\s*$|\b(twee|drie|vier|vijf|enkele|meerdere|verschillende)\s+(oorzaken|redenen|"
+    r"verklaringen|gevolgen|maatregelen|problemen|bezwaren|punten|zaken|dingen)\s*[.:]?\s*$",
+    re.I,
+)
+
+
 @dataclass(frozen=True)
 class Candidate:
     hit: Hit
@@ -205,6 +213,14 @@ def extract_answer(
     chosen = [Pick(best.hit, best.start, best.end, best.text)]
     if _ANAPHOR.match(best.text.lstrip(",' ")) and best.index > 0:
         chosen.insert(0, Pick(best.hit, *best.hit.sentence_texts()[best.index - 1]))
+    if announced := _ANNOUNCES.search(best.text):
+        # "De wachttijd heeft twee oorzaken." announces the sentences that give them
+        count = {"twee": 2, "drie": 3}.get((announced.group(1) or "").lower(), 1)
+        for start, end, text in best.hit.sentence_texts()[best.index + 1 :][:count]:
+            following = Pick(best.hit, start, end, text)
+            if len(" ".join(p.text for p in [*chosen, following])) > MAX_ANSWER_CHARS:
+                break
+            chosen.append(following)
     for runner_up in about[1:SECOND_DEPTH]:
         second = Pick(runner_up.hit, runner_up.start, runner_up.end, runner_up.text)
         if (

@@ -442,3 +442,16 @@ def test_an_age_without_a_name_is_the_age_of_whom_the_article_is_about() -> None
     hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
     assert "27-jarige" in extract_answer("Hoe oud was Kramer toen hij won?", [hit]).text
     assert extract_answer("Hoe oud is trainer De Jong?", [hit]).refused  # not in the article
+
+
+def test_a_sentence_that_announces_causes_brings_them_along() -> None:
+    from qa.text import split_sentences
+
+    text = (
+        "Het rapport verscheen woensdag. Volgens de corporatie heeft de lange wachttijd twee "
+        "oorzaken. Huurders verhuizen minder. Daarnaast groeit de bevolking. De wethouder is "
+        "bezorgd."
+    )
+    hit = Hit("c1", "a1", text, 0, tuple(split_sentences(text)), score=1.0)
+    answer = extract_answer("Wat zijn de oorzaken van de lange wachttijd?", [hit]).text
+    assert "verhuizen" in answer and "bevolking" in answer and "wethouder" not in answer
