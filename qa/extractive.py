@@ -16,12 +16,15 @@ passages as they are. Every sentence becomes a candidate with a few features:
 A linear model over these features (weights partly fit on the project's eval set by
 ``eval/calibrate.py``, partly set by hand) ranks the candidates. The best sentence whose article
 mentions the question's names (``qa.anchors``) is returned verbatim, with its predecessor when
-it opens with a word that points back ("Hij", "Die", ...), and with a second sentence of the
-same article that scores nearly as well, as long as the answer stays short.
+it opens with a word that points back ("Hij", "Die", ...), with the sentences it announces
+("... heeft twee oorzaken."), and with a second sentence of the same article that scores nearly
+as well, as long as the answer stays short. Names carried over from earlier questions of a
+conversation (``context``) must be in the article but count less in the scoring.
 
 It refuses when no article mentions a name or number the question is about, when the article
 never names what a "Hoeveel X?" question counts, when no good sentence holds the kind of answer
-asked for, or when the evidence is weak.
+asked for, when the age or pay asked for is only given for someone else, or when the evidence
+is weak.
 """
 
 from __future__ import annotations
