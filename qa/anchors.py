@@ -61,15 +61,18 @@ _DISTINCT_NUMBER = re.compile(r"\d{3,}|\d[^\W\d]|[^\W\d]\d")
 def anchors(question: str) -> list[str]:
     """Names and numbers the question is about: the answer's article must mention them."""
     out = []
-    for i, word in enumerate(words(question)):
+    tokens = words(question)
+    for i, word in enumerate(tokens):
         folded = fold(word)
         if folded in QUESTION_WORDS or folded in stop_words():
             continue
+        # "Russische" is a description, but "Kramer" after "Sven" is a surname
+        surname = i > 1 and tokens[i - 1][:1].isupper() and fold(tokens[i - 1]) not in stop_words()
         if (
             _DISTINCT_NUMBER.search(word)
             or word[:1].isupper()
             and i > 0
-            and not (len(word) > 5 and _DEMONYM.search(folded))
+            and (surname or not (len(word) > 5 and _DEMONYM.search(folded)))
         ):
             out.append(word)
     return out

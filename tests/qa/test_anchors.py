@@ -42,6 +42,11 @@ def test_another_name_is_not_a_mention(text: str, anchor: str) -> None:
     assert not mentions(text, anchor)
 
 
+def test_a_surname_that_ends_like_a_demonym_is_still_a_name() -> None:
+    assert anchors("Hoe oud was Sven Kramer?") == ["Sven", "Kramer"]
+    assert anchors("Wat zei de Russische president?") == []  # a description
+
+
 def test_only_a_distinct_number_is_an_anchor() -> None:
     # "de 5 kilometer" is "de 5000 meter" in the article; "A28", "500cc" and "300" are distinct
     assert anchors("Hoe snel reed Wüst de 5 kilometer?") == ["Wüst"]
