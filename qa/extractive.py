@@ -168,10 +168,13 @@ def extract_answer(
     doc_freq: DocFreq | None = None,
     read_article: ArticleReader | None = None,
     context: str = "",
+    within: str | None = None,
 ) -> Extraction:
     """``context``: names carried over from earlier questions of the conversation ("Poetin,
     Noord-Korea"). The answer's article must mention them, but they count less than the
-    question's own words: a sentence that repeats the earlier question is seldom the answer."""
+    question's own words: a sentence that repeats the earlier question is seldom the answer.
+    ``within``: the article the conversation is about, when the question points back to it
+    ("Wanneer is die subsidie toegekend?"); the answer must come from it."""
     anchored = f"{question} ({context})" if context else question
     # 1. every sentence of the best articles (whole) and of the other passages, with features;
     #    the best few get a dense score
@@ -184,6 +187,11 @@ def extract_answer(
 
     # 2. the best sentence whose article mentions what the question is about; refuse when
     #    there is none, when the evidence is of the wrong kind, or when it is weak
+    if within is not None:
+        topical = [c for c in ranked if c.hit.article_id == within]
+        if not topical:
+            return _refusal(ranked[0], "het artikel waar het gesprek over gaat zegt dat niet")
+        ranked = topical
     about = [c for c in ranked[:ANCHOR_DEPTH] if not articles.missing(anchored, c.hit)]
     if not about:
         missing = articles.missing(anchored, ranked[0].hit)

@@ -22,6 +22,11 @@ _POINTS_BACK = re.compile(
 )
 
 
+def points_back(question: str) -> bool:
+    """Does the question refer to something said before ("die subsidie", "hij")?"""
+    return bool(_POINTS_BACK.search(question))
+
+
 def looks_like_follow_up(question: str) -> bool:
     return bool(
         _FOLLOW_UP_START.match(question)

@@ -20,7 +20,7 @@ from langchain_core.embeddings import Embeddings
 from qa.citations import REFUSAL
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
 from qa.extractive import Extraction, Pick, extract_answer
-from qa.followup import looks_like_follow_up, rewrite_offline
+from qa.followup import looks_like_follow_up, points_back, rewrite_offline
 from qa.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
 from qa.settings import Settings
 from qa.store import ChunkStore
@@ -90,6 +90,7 @@ class Pipeline:
         extraction = extract_answer(
             own, hits, query_vector=vector, encode=self._encode_sentences,
             doc_freq=self._doc_freq, read_article=self.store.article_chunks, context=context,
+            within=topic if topic and points_back(question) else None,
         )  # fmt: skip
         offline = offline_answer(query, hits, extraction)
         if self.llm is None or not hits:
@@ -131,11 +132,13 @@ class Pipeline:
         return rewrite_offline(question, history)
 
     def topic_article(self, question: str, history: Sequence[str], filters: Filters) -> str | None:
-        """For a follow-up, the article that best answered the previous question."""
+        """For a follow-up, the article that best answered the previous question (itself read
+        as a follow-up: "Hoe oud is zij?" after "Wie won de Libris Literatuur Prijs?")."""
         if not history or not looks_like_follow_up(question):
             return None
-        previous = self.retriever.retrieve(history[-1], k=1, filters=filters)
-        return previous[0].article_id if previous else None
+        previous = rewrite_offline(history[-1], history[:-1])
+        found = self.retriever.retrieve(previous, k=1, filters=filters)
+        return found[0].article_id if found else None
 
     def _generate(
         self, question: str, query: str, hits: list[Hit], history: Sequence[str],

@@ -230,6 +230,29 @@ def test_follow_up_uses_the_history(sample_pipeline: Pipeline) -> None:
     assert "kunst" in answer.answer
 
 
+def test_a_chain_of_follow_ups_keeps_the_conversations_article(sample_pipeline: Pipeline) -> None:
+    from qa.retrieval import NO_FILTERS
+
+    history = ["Wat gaf Poetin aan Kim?", "Wie is hij?"]  # "Wie is hij?" alone finds nothing
+    assert sample_pipeline.topic_article("Hoe oud is hij?", history, NO_FILTERS) == (
+        "nos-poetin-kim-2024-06.txt"
+    )
+
+
+def test_a_question_that_points_back_is_answered_from_that_article() -> None:
+    from qa.text import split_sentences
+
+    def hit(article: str, text: str) -> Hit:
+        return Hit(article, article, text, 0, tuple(split_sentences(text)), score=1.0)
+
+    spoonbills = hit("lepelaars", "Het onderzoek duurde drie jaar. Het fonds betaalde het.")
+    other = hit("jgz", "Het bezoek duurde twee dagen. De subsidie werd op 1 januari toegekend.")
+    question = "Wanneer is die subsidie toegekend?"
+    assert "1 januari" in extract_answer(question, [spoonbills, other]).text
+    refused = extract_answer(question, [spoonbills, other], within="lepelaars")
+    assert refused.refused
+
+
 @pytest.mark.parametrize("question", ["", "   ", "?!?", "x" * 5000])
 def test_unusable_questions_get_a_dutch_message(sample_pipeline: Pipeline, question: str) -> None:
     with pytest.raises(InvalidQuestionError) as err:
