@@ -226,7 +226,9 @@ def extract_answer(
         chosen.insert(0, Pick(best.hit, *best.hit.sentence_texts()[best.index - 1]))
     if announced := _ANNOUNCES.search(best.text):
         # "De wachttijd heeft twee oorzaken." announces the sentences that give them
-        count = {"twee": 2, "drie": 3}.get((announced.group(1) or "").lower(), 1)
+        count = {"twee": 2, "drie": 3, "vier": 4, "vijf": 5}.get(
+            (announced.group(1) or "").lower(), 1
+        )
         for start, end, text in best.hit.sentence_texts()[best.index + 1 :][:count]:
             following = Pick(best.hit, start, end, text)
             if len(" ".join(p.text for p in [*chosen, following])) > MAX_ANSWER_CHARS:
