@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from qa.anchors import anchors
 from qa.text import fold, stop_words, terms, words
 
 _FOLLOW_UP_START = re.compile(
@@ -22,9 +23,17 @@ _POINTS_BACK = re.compile(
 )
 
 
-def points_back(question: str) -> bool:
-    """Does the question refer to something said before ("die subsidie", "hij")?"""
-    return bool(_POINTS_BACK.search(question))
+def depends_on_history(question: str) -> bool:
+    """Is the question only about what was said before? It points back ("die subsidie", "hij")
+    and names nothing of its own ("Waarom viel Israël die stelling aan?" does)."""
+    return bool(_POINTS_BACK.search(question)) and not anchors(question)
+
+
+def split_carried(question: str, query: str) -> tuple[str, str]:
+    """Undo ``rewrite_offline``: the question's own words and the words carried over."""
+    if query.startswith(question) and query != question:
+        return question, query[len(question) :].strip(" ()")
+    return query, ""
 
 
 def looks_like_follow_up(question: str) -> bool:

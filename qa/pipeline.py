@@ -20,7 +20,7 @@ from langchain_core.embeddings import Embeddings
 from qa.citations import REFUSAL
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
 from qa.extractive import Extraction, Pick, extract_answer
-from qa.followup import looks_like_follow_up, points_back, rewrite_offline
+from qa.followup import depends_on_history, looks_like_follow_up, rewrite_offline, split_carried
 from qa.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
 from qa.settings import Settings
 from qa.store import ChunkStore
@@ -84,13 +84,11 @@ class Pipeline:
             query, k=self.settings.top_k, filters=filters, vector=vector, prefer_article=topic
         )
         # 4. the offline answer: the answer without an LLM, and the fallback with one
-        own, context = query, ""
-        if query.startswith(question) and query != question:  # carried over offline
-            own, context = question, query[len(question) :].strip(" ()")
+        own, context = split_carried(question, query)
         extraction = extract_answer(
             own, hits, query_vector=vector, encode=self._encode_sentences,
             doc_freq=self._doc_freq, read_article=self.store.article_chunks, context=context,
-            within=topic if topic and points_back(question) else None,
+            within=topic if topic and depends_on_history(question) else None,
         )  # fmt: skip
         offline = offline_answer(query, hits, extraction)
         if self.llm is None or not hits:

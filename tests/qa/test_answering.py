@@ -239,6 +239,19 @@ def test_a_chain_of_follow_ups_keeps_the_conversations_article(sample_pipeline: 
     )
 
 
+def test_only_a_question_that_names_nothing_of_its_own_depends_on_the_history() -> None:
+    from qa.followup import depends_on_history, split_carried
+
+    assert depends_on_history("Wanneer is die subsidie toegekend?")
+    assert depends_on_history("Hoe oud is hij?")
+    assert not depends_on_history("Hoeveel mensen zijn er in Turkije omgekomen?")
+    assert split_carried("Wie is hij?", "Wie is hij? (Poetin, Kim)") == (
+        "Wie is hij?",
+        "Poetin, Kim",
+    )
+    assert split_carried("Wie is hij?", "Wie is Kim Jong-un?") == ("Wie is Kim Jong-un?", "")
+
+
 def test_a_question_that_points_back_is_answered_from_that_article() -> None:
     from qa.text import split_sentences
 
