@@ -4,15 +4,16 @@
 
 Each ``--set`` pairs an index with the questions asked of it. With more than one set, it also
 reports leave-one-set-out: weights fit on the other sets, top-1 measured on the one left out,
-against the weights in ``qa/extractive.py``.
+against the weights in ``qa/answer/extractive.py``.
 
 1. For every question, every candidate sentence of the retrieved passages is scored with
-   ``qa.extractive`` features (the best 30 also get a sentence embedding) and labelled positive
+   ``qa.answer.extractive`` features (the best 30 also get a sentence embedding) and labelled
+   positive
    when it comes from the gold article and contains the answer keywords. This is cached.
 2. A pairwise logistic regression (positive minus negative candidates of the same question)
    gives ranking weights; the real two-stage procedure is replayed to report top-1 accuracy.
 3. Refusal thresholds on the best candidate's absolute evidence are searched on a grid.
-Paste the printed constants into qa/extractive.py.
+Paste the printed constants into qa/answer/extractive.py.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ RANKING = ["lexical", "context", "bigram", "order", "passage", "passage_dense", 
 
 
 def collect(index: Path, questions: Path) -> list[dict]:
-    from qa import extractive
+    from qa.answer import extractive
+    from qa.index.retrieval import query_vector
     from qa.pipeline import build_pipeline
-    from qa.retrieval import query_vector
     from qa.settings import Settings
     from qa.text import fold
 
@@ -63,7 +64,7 @@ def collect(index: Path, questions: Path) -> list[dict]:
 
 
 def extractive_filters():  # type: ignore[no-untyped-def]
-    from qa.retrieval import NO_FILTERS
+    from qa.index.retrieval import NO_FILTERS
 
     return NO_FILTERS
 
@@ -87,9 +88,11 @@ def main() -> None:
         sets[questions] = rows
     fit([row for rows in sets.values() for row in rows])
     if len(sets) > 1:
-        from qa.extractive import WEIGHTS
+        from qa.answer.extractive import WEIGHTS
 
-        print("leave one set out: top-1 with weights fit on the others / with qa.extractive's")
+        print(
+            "leave one set out: top-1 with weights fit on the others / with qa.answer.extractive's"
+        )
         for name, rows in sets.items():
             others = [row for other, rs in sets.items() if other != name for row in rs]
             fitted = pairwise_weights(others)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qa.evaluate import Question
+from qa.measure.evaluate import Question
 from qa.runtime import prepare_environment
 from qa.types import Hit
 
@@ -22,9 +22,9 @@ def main() -> None:
     prepare_environment()
     import numpy as np
 
-    from qa.evaluate import MAX_ANSWER_CHARS, has_keywords, load_questions, same_article
+    from qa.index.retrieval import NO_FILTERS, query_vector
+    from qa.measure.evaluate import MAX_ANSWER_CHARS, has_keywords, load_questions, same_article
     from qa.pipeline import build_pipeline
-    from qa.retrieval import NO_FILTERS, query_vector
     from qa.settings import Settings
 
     ap = argparse.ArgumentParser()

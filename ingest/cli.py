@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from ingest.feeds import FeedState
     from ingest.pipeline import IngestSummary
     from ingest.web import FetchOptions
+    from qa.index.store import ChunkStore
     from qa.settings import Settings
-    from qa.store import ChunkStore
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.feeds import FeedState, read_feeds_file, state_path
     from ingest.pipeline import IngestSummary, index_spec, ingest_paths
     from ingest.web import is_http_url
-    from qa.embeddings import load_embeddings
     from qa.errors import VraagbaakError
+    from qa.index.embeddings import load_embeddings
+    from qa.index.store import open_store
     from qa.settings import Settings
-    from qa.store import open_store
 
     # 1. what to ingest, and how: every flag is checked before anything heavy is loaded
     urls = [p for p in args.paths if is_http_url(p)]

@@ -53,7 +53,7 @@ from ingest.web import (
     fetch_article,
     is_http_url,
 )
-from qa.store import date_number
+from qa.index.store import date_number
 from qa.types import Article
 
 if TYPE_CHECKING:
@@ -61,8 +61,8 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
     from ingest.web import Failed
+    from qa.index.store import ChunkStore
     from qa.settings import Settings
-    from qa.store import ChunkStore
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from langchain_core.embeddings import Embeddings
 
 from ingest.chunking import chunk_article, passage_text
 from ingest.readers import Skipped, article_id_for, find_files, read_file
-from qa.embeddings import count_tokens_fn
+from qa.index.embeddings import count_tokens_fn
+from qa.index.store import ChunkStore, IndexSpec, spec_for
 from qa.settings import Settings
-from qa.store import ChunkStore, IndexSpec, spec_for
 from qa.types import Article, Chunk
 
 log = logging.getLogger(__name__)

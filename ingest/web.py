@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
     from ingest.pipeline import IngestSummary, ProgressFn
+    from qa.index.store import ChunkStore
     from qa.settings import Settings
-    from qa.store import ChunkStore
 
 log = logging.getLogger(__name__)
 

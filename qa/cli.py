@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "bench":
-            from qa.bench import run_bench
+            from qa.measure.bench import run_bench
 
             return run_bench(quick=args.quick, as_json=args.json, out=args.out)
         settings = _settings(args)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = build_pipeline(settings, hf_token=os.environ.get("HF_TOKEN"))
         if args.command == "ask":
             return _ask(pipeline, args)
-        from qa.evaluate import run_eval
+        from qa.measure.evaluate import run_eval
 
         return run_eval(pipeline, args.questions, out=args.out, as_json=args.json)
     except VraagbaakError as err:
@@ -97,7 +97,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _ask(pipeline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from qa.retrieval import Filters
+    from qa.index.retrieval import Filters
 
     filters = Filters(tuple(args.source), args.date_from, args.date_to)
     answer = pipeline.ask(args.question, args.history, filters)

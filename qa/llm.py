@@ -16,7 +16,7 @@
 
 Provider packages are imported only when their backend is chosen, and building a model never
 contacts the network: an unreachable server shows up on the first call, as ``LLMError`` from
-:mod:`qa.generative`. This module does not call models, build prompts or read ``os.environ``.
+:mod:`qa.answer.generative`. This module does not call models, build prompts or read ``os.environ``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa.answer.generative import ANSWER_TOKENS
 from qa.errors import ModelUnavailableError
-from qa.generative import ANSWER_TOKENS
 from qa.settings import Settings, env_var
 
 if TYPE_CHECKING:

@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
-from qa.citations import REFUSAL
+from qa.answer.citations import REFUSAL
+from qa.answer.extractive import Extraction, Pick, extract_answer
+from qa.answer.followup import (
+    depends_on_history,
+    looks_like_follow_up,
+    rewrite_offline,
+    split_carried,
+)
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
-from qa.extractive import Extraction, Pick, extract_answer
-from qa.followup import depends_on_history, looks_like_follow_up, rewrite_offline, split_carried
-from qa.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
+from qa.index.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
+from qa.index.store import ChunkStore
 from qa.settings import Settings
-from qa.store import ChunkStore
 from qa.types import Answer, Hit, Source
 
 if TYPE_CHECKING:
@@ -121,7 +126,7 @@ class Pipeline:
         if not history:
             return question
         if self.llm is not None:
-            from qa.generative import rewrite_question
+            from qa.answer.generative import rewrite_question
 
             try:
                 return rewrite_question(self.llm, question, history)
@@ -142,8 +147,8 @@ class Pipeline:
         self, question: str, query: str, hits: list[Hit], history: Sequence[str],
         warnings: list[str],
     ) -> Iterator[str | Answer]:  # fmt: skip
-        from qa.citations import check_citations
-        from qa.generative import build_messages, stream_answer
+        from qa.answer.citations import check_citations
+        from qa.answer.generative import build_messages, stream_answer
 
         assert self.llm is not None
         try:
@@ -246,8 +251,8 @@ def _with_warnings(answer: Answer, warnings: list[str]) -> Answer:
 
 def build_pipeline(settings: Settings, *, hf_token: str | None = None) -> Pipeline:
     """Load the model, open the index and build the configured LLM and reranker."""
-    from qa.embeddings import load_embeddings
-    from qa.store import open_store, spec_for
+    from qa.index.embeddings import load_embeddings
+    from qa.index.store import open_store, spec_for
 
     embeddings = load_embeddings(settings)
     store = open_store(settings, spec_for(settings, embeddings), for_writing=True)
@@ -258,7 +263,7 @@ def build_pipeline(settings: Settings, *, hf_token: str | None = None) -> Pipeli
         llm = make_chat_model(settings, hf_token=hf_token)
     reranker = None
     if settings.reranker:
-        from qa.retrieval import CrossEncoderReranker
+        from qa.index.retrieval import CrossEncoderReranker
 
         reranker = CrossEncoderReranker(settings.reranker)
     return Pipeline(settings, embeddings, store, llm=llm, reranker=reranker)

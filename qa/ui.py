@@ -36,8 +36,8 @@ from urllib.parse import urlparse
 from langchain_core.embeddings import Embeddings
 
 from qa.errors import IndexEmptyError, VraagbaakError
+from qa.index.store import ChunkStore
 from qa.settings import Settings
-from qa.store import ChunkStore
 from qa.types import Answer, Source
 
 if TYPE_CHECKING:

@@ -68,7 +68,7 @@ def fake_embeddings() -> BagOfWordsEmbeddings:
 
 @pytest.fixture
 def store(settings: Settings, fake_embeddings: BagOfWordsEmbeddings):  # type: ignore[no-untyped-def]
-    from qa.store import open_store, spec_for
+    from qa.index.store import open_store, spec_for
 
     s = open_store(settings, spec_for(settings, fake_embeddings), for_writing=True)
     yield s
@@ -79,7 +79,7 @@ def store(settings: Settings, fake_embeddings: BagOfWordsEmbeddings):  # type: i
 def fake_sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample corpus ingested once per session with the fake embedder."""
     from ingest.pipeline import ingest_paths
-    from qa.store import open_store, spec_for
+    from qa.index.store import open_store, spec_for
 
     folder = tmp_path_factory.mktemp("fake-sample-index")
     s = Settings(index_dir=folder, model_cache=folder / "cache")
@@ -93,8 +93,8 @@ def fake_sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def sample_pipeline(tmp_path: Path, fake_sample_index: Path, fake_embeddings: BagOfWordsEmbeddings):  # type: ignore[no-untyped-def]
     """A pipeline over a private copy of the whole sample corpus, with the fake embedder."""
+    from qa.index.store import open_store, spec_for
     from qa.pipeline import Pipeline
-    from qa.store import open_store, spec_for
 
     folder = tmp_path / "sample-index"
     shutil.copytree(fake_sample_index, folder)
@@ -115,7 +115,7 @@ def model_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def real_embeddings(model_cache: Path):  # type: ignore[no-untyped-def]
-    from qa.embeddings import load_embeddings
+    from qa.index.embeddings import load_embeddings
 
     return load_embeddings(Settings(model_cache=model_cache))
 
@@ -155,8 +155,8 @@ def real_index_copy(real_sample_index: Path, tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def real_pipeline(real_index_copy: Path, real_embeddings, model_cache):  # type: ignore[no-untyped-def]
+    from qa.index.store import open_store, spec_for
     from qa.pipeline import Pipeline
-    from qa.store import open_store, spec_for
 
     s = Settings(index_dir=real_index_copy, model_cache=model_cache)
     return Pipeline(s, real_embeddings, open_store(s, spec_for(s, real_embeddings)))

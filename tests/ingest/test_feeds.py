@@ -30,8 +30,8 @@ from ingest.feeds import (
 )
 from ingest.pipeline import IngestSummary
 from ingest.web import FetchOptions, open_client
+from qa.index.store import ChunkStore, open_store, spec_for
 from qa.settings import REPO_ROOT, Settings
-from qa.store import ChunkStore, open_store, spec_for
 from tests.ingest.newsite import (
     TRACKED,
     NewsSite,
@@ -288,7 +288,7 @@ def test_watch_refuses_a_nonsense_interval() -> None:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, fake_embeddings, tmp_path: Path):  # type: ignore[no-untyped-def]
     """``main`` with the fake embedder and a private model cache; returns (code, json, stderr)."""
-    monkeypatch.setattr("qa.embeddings.load_embeddings", lambda settings: fake_embeddings)
+    monkeypatch.setattr("qa.index.embeddings.load_embeddings", lambda settings: fake_embeddings)
     monkeypatch.setenv("VRAAGBAAK_MODEL_CACHE", str(tmp_path / "cache"))
 
     def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
@@ -376,7 +376,7 @@ def test_cli_bad_flags_end_with_one_clear_line(cli, capsys, tmp_path, argv, mess
 # nothing needs torch, which spaCy's thinc would otherwise import (seconds per process).
 _FAKE_MODEL_MAIN = (
     "import sys; sys.modules['torch'] = None\n"
-    "import qa.embeddings as e\n"
+    "import qa.index.embeddings as e\n"
     "from langchain_core.embeddings import DeterministicFakeEmbedding\n"
     "e.load_embeddings = lambda settings: DeterministicFakeEmbedding(size=64)\n"
     "from ingest.cli import main\n"

@@ -12,8 +12,8 @@ import pytest
 from ingest.cli import main as ingest_main
 from ingest.pipeline import ingest_paths
 from qa.errors import IndexMismatchError
+from qa.index.store import IndexSpec, open_store, spec_for
 from qa.settings import Settings
-from qa.store import IndexSpec, open_store, spec_for
 from tests.conftest import NOS_ARTICLE, SAMPLE_DIR, BuiltIndex
 
 

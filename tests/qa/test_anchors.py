@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.anchors import anchors, mentions, missing_anchors, missing_counted
+from qa.answer.anchors import anchors, mentions, missing_anchors, missing_counted
 
 
 def test_anchors_are_the_names_and_numbers_of_the_question() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_types import (
+from qa.answer.answer_types import (
     AnswerType,
     counted_focus,
     expected_type,
@@ -15,8 +15,8 @@ from qa.answer_types import (
     named_focus,
     property_holder,
 )
+from qa.answer.extractive import candidates, extract_answer
 from qa.errors import IndexEmptyError, InvalidQuestionError
-from qa.extractive import candidates, extract_answer
 from qa.pipeline import REFUSAL, Pipeline
 from qa.types import Hit
 
@@ -231,7 +231,7 @@ def test_follow_up_uses_the_history(sample_pipeline: Pipeline) -> None:
 
 
 def test_a_chain_of_follow_ups_keeps_the_conversations_article(sample_pipeline: Pipeline) -> None:
-    from qa.retrieval import NO_FILTERS
+    from qa.index.retrieval import NO_FILTERS
 
     history = ["Wat gaf Poetin aan Kim?", "Wie is hij?"]  # "Wie is hij?" alone finds nothing
     assert sample_pipeline.topic_article("Hoe oud is hij?", history, NO_FILTERS) == (
@@ -240,7 +240,7 @@ def test_a_chain_of_follow_ups_keeps_the_conversations_article(sample_pipeline: 
 
 
 def test_only_a_question_that_names_nothing_of_its_own_depends_on_the_history() -> None:
-    from qa.followup import depends_on_history, split_carried
+    from qa.answer.followup import depends_on_history, split_carried
 
     assert depends_on_history("Wanneer is die subsidie toegekend?")
     assert depends_on_history("Hoe oud is hij?")

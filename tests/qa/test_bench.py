@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from langchain_core.documents import Document
 
-from qa import bench
-from qa.evaluate import Question, judge
+from qa.measure import bench
+from qa.measure.evaluate import Question, judge
 from qa.settings import Settings
 from qa.text import words
 from qa.types import Article
@@ -180,7 +180,7 @@ def test_quick_run_prints_every_required_field_as_the_last_line(
     )
     fake = FakeSentenceEmbeddings()
     monkeypatch.setattr(bench, "QUESTIONS", questions)
-    monkeypatch.setattr("qa.embeddings.load_embeddings", lambda settings, **kw: fake)
+    monkeypatch.setattr("qa.index.embeddings.load_embeddings", lambda settings, **kw: fake)
     monkeypatch.setenv("VRAAGBAAK_MODEL_CACHE", str(tmp_path / "cache"))
     sample = tmp_path / "articles"  # one real article keeps this test fast
     sample.mkdir()
@@ -189,9 +189,9 @@ def test_quick_run_prints_every_required_field_as_the_last_line(
 
     def in_process(index_dir: Path, questions_path: Path, **_: Any) -> dict[str, Any]:
         # the real run measures in a fresh process; here the same function runs in this one
-        from qa.evaluate import load_questions
+        from qa.index.store import open_store, spec_for
+        from qa.measure.evaluate import load_questions
         from qa.pipeline import Pipeline
-        from qa.store import open_store, spec_for
 
         s = Settings(index_dir=index_dir, model_cache=tmp_path / "cache")
         store = open_store(s, spec_for(s, fake))

@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa import bundled_model
-from qa.bundled_model import (
+from qa.errors import ModelUnavailableError
+from qa.index import bundled_model
+from qa.index.bundled_model import (
     BUNDLED_MODEL_ID,
     FOLDER_NAME,
     WEIGHTS_SHA256,
     bundled_weights_path,
     materialise_bundled_model,
 )
-from qa.errors import ModelUnavailableError
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.citations import REFUSAL, SUPPORT_THRESHOLD, check_citations
+from qa.answer.citations import REFUSAL, SUPPORT_THRESHOLD, check_citations
 
 SOURCES = {
     1: (

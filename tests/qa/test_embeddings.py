@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from qa.embeddings import load_embeddings, prefixes_for
 from qa.errors import ModelUnavailableError
+from qa.index.embeddings import load_embeddings, prefixes_for
 from qa.settings import Settings
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from qa.evaluate import (
+from qa.measure.evaluate import (
     MAX_ANSWER_CHARS,
     Question,
     QuestionsFileError,

@@ -17,9 +17,8 @@ from langchain_core.language_models import BaseChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatResult
 
-from qa.citations import check_citations
-from qa.errors import LLMError
-from qa.generative import (
+from qa.answer.citations import check_citations
+from qa.answer.generative import (
     ANSWER_TOKENS,
     SYSTEM_PROMPT,
     build_messages,
@@ -27,6 +26,7 @@ from qa.generative import (
     rewrite_question,
     stream_answer,
 )
+from qa.errors import LLMError
 from qa.llm import make_chat_model
 from qa.settings import Settings
 from qa.types import Hit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.retrieval import Filters, HybridRetriever, diversify
+from qa.index.retrieval import Filters, HybridRetriever, diversify
 from qa.types import Hit
 
 

@@ -121,7 +121,7 @@ def run_ingest(request):
 
     from ingest.pipeline import ingest_paths
     from qa.settings import Settings
-    from qa.store import open_store, spec_for
+    from qa.index.store import open_store, spec_for
     from tests.conftest import BagOfWordsEmbeddings
 
     settings = Settings(
@@ -150,7 +150,7 @@ def run_ingest(request):
 def serve_forks():
     """Import once, then fork a child per request: killing children costs no start-up time."""
     import ingest.pipeline  # noqa: F401
-    import qa.store  # noqa: F401
+    import qa.index.store  # noqa: F401
     from qa.text import split_sentences
 
     split_sentences("Een zin om spaCy te laden. Nog een.")

@@ -28,9 +28,9 @@ import pytest
 
 from ingest.pipeline import ingest_paths
 from qa.errors import IndexMismatchError
+from qa.index.store import ChunkStore, IndexSpec, lexical_path, open_store, spec_for
 from qa.pipeline import Pipeline
 from qa.settings import Settings
-from qa.store import ChunkStore, IndexSpec, lexical_path, open_store, spec_for
 from qa.text import analyze
 from qa.types import Article, Chunk
 from tests.conftest import NOS_ARTICLE, SAMPLE_DIR, BagOfWordsEmbeddings
@@ -213,7 +213,7 @@ def test_a_deleted_bm25_file_is_rebuilt_from_chroma(
     filled: Settings, fake_embeddings: BagOfWordsEmbeddings, caplog: pytest.LogCaptureFixture
 ) -> None:
     lexical_path(filled).unlink()
-    with caplog.at_level(logging.WARNING, logger="qa.store"):
+    with caplog.at_level(logging.WARNING, logger="qa.index.store"):
         store = _open(filled, fake_embeddings)
     assert "out of step" in caplog.text and "repairing" in caplog.text
     _assert_consistent(store)
@@ -316,7 +316,7 @@ def test_an_index_built_with_another_model_is_refused_and_left_alone(
 def test_a_collection_not_made_by_vraagbaak_is_refused(
     settings: Settings, fake_embeddings: BagOfWordsEmbeddings
 ) -> None:
-    from qa.store import _connection
+    from qa.index.store import _connection
 
     # (through the store's own client: a second client with other settings in one process fails)
     conn, _ = _connection(settings)
@@ -356,7 +356,7 @@ sys.path.insert(0, {repo!r})
 sys.modules.setdefault("torch", None)
 from pathlib import Path
 from qa.settings import Settings
-from qa.store import open_store
+from qa.index.store import open_store
 from tests.robustness.test_faults import SPEC, many_chunks
 settings = Settings(index_dir=Path({index!r}), model_cache=Path({index!r}) / "cache")
 store = open_store(settings, SPEC, for_writing=True)

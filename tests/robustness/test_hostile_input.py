@@ -22,9 +22,9 @@ import pytest
 
 from ingest.pipeline import IngestSummary, ingest_paths
 from qa.errors import InvalidQuestionError
+from qa.index.store import ChunkStore, open_store, spec_for
 from qa.pipeline import Pipeline
 from qa.settings import Settings
-from qa.store import ChunkStore, open_store, spec_for
 from qa.text import analyze
 from qa.types import Answer
 from tests.conftest import NOS_ARTICLE, BagOfWordsEmbeddings

@@ -21,9 +21,9 @@ import pytest
 
 from ingest.pipeline import ingest_paths
 from qa.errors import IndexMismatchError, IndexUnavailableError
+from qa.index.store import GENERATION_KEY, ChunkStore, IndexSpec, lexical_path, open_store, spec_for
 from qa.pipeline import Pipeline
 from qa.settings import REPO_ROOT, Settings
-from qa.store import GENERATION_KEY, ChunkStore, IndexSpec, lexical_path, open_store, spec_for
 from tests.conftest import NOS_ARTICLE, BagOfWordsEmbeddings
 from tests.robustness.chroma_server import ChromaServer, run_writer, write_writer_script
 

@@ -6,10 +6,11 @@ other processes that see new rows at once (WAL), and document frequencies (``fts
 
 Chunks are stored as pre-analysed terms (``qa.text.analyze``: folded, lemmatised, stemmed, stop
 words removed), so FTS5's own tokenizer only splits on spaces and both sides agree exactly. Each
-row also keeps the hash of its article's text, so that ``qa.store`` can tell a replaced article
-from an unchanged one without reading every chunk back from Chroma.
+row also keeps the hash of its article's text, so that ``qa.index.store`` can tell a replaced
+article from an unchanged one without reading every chunk back from Chroma.
 
-The index is derived data: it can always be rebuilt from Chroma (see ``qa.store``). That is why a
+The index is derived data: it can always be rebuilt from Chroma (see ``qa.index.store``). That is
+why a
 corrupt or foreign file is not an error here: it is moved aside with a warning, an empty index
 takes its place, and ``needs_rebuild`` tells the store to fill it again. An index written by an
 older version of this module is emptied (and then rebuilt) the same way.

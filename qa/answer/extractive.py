@@ -10,12 +10,13 @@ passages as they are. Every sentence becomes a candidate with a few features:
    (embeddings score those two the same);
 3. ``passage`` and ``passage_dense``: how well the sentence's article was retrieved;
 4. ``typed``: whether it holds the kind of answer the question word asks for
-   (``qa.answer_types``); ``named``: whether it fills in the asked noun ("kunstenaar Erwin de
+   (``qa.answer.answer_types``); ``named``: whether it fills in the asked noun ("kunstenaar Erwin de
    Vries", "12.450 toeschouwers"); ``novelty``: whether it says more than the question itself;
 5. ``dense``: the question/sentence embedding similarity, computed for the best few only.
 A linear model over these features (weights partly fit on the project's eval set by
 ``eval/calibrate.py``, partly set by hand) ranks the candidates. The best sentence whose article
-mentions the question's names (``qa.anchors``) is returned verbatim, with its predecessor when
+mentions the question's names (``qa.answer.anchors``) is returned verbatim, with its predecessor
+when
 it opens with a word that points back ("Hij", "Die", ...), with the sentences it announces
 ("... heeft twee oorzaken."), and with a second sentence of the same article that scores nearly
 as well, as long as the answer stays short. Names carried over from earlier questions of a
@@ -34,8 +35,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from qa.anchors import mentions, missing_anchors, missing_counted
-from qa.answer_types import (
+from qa.answer.anchors import mentions, missing_anchors, missing_counted
+from qa.answer.answer_types import (
     AnswerType,
     counted_focus,
     expected_type,

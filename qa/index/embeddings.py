@@ -266,7 +266,7 @@ def load_embeddings(
     if threads is None:
         threads = int(getattr(settings, "embedding_threads", 0) or 0)
     if spec == BUNDLED_MODEL:
-        from qa.bundled_model import BUNDLED_MODEL_ID, materialise_bundled_model
+        from qa.index.bundled_model import BUNDLED_MODEL_ID, materialise_bundled_model
 
         folder: Path | None = materialise_bundled_model(settings.model_cache)
         name = BUNDLED_MODEL

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from langchain_core.embeddings import Embeddings
 
-from qa.store import ChunkStore
+from qa.index.store import ChunkStore
 from qa.text import analyze
 from qa.types import Hit
 

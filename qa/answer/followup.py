@@ -2,7 +2,7 @@
 
 Without an LLM, names and content words of the earlier questions that the new one lacks are
 carried over when the new question looks like a follow-up (short, opens with "En"/"Ook"/"Waarom",
-or points back with a pronoun). With an LLM, the model rewrites it (see ``qa.generative``).
+or points back with a pronoun). With an LLM, the model rewrites it (see ``qa.answer.generative``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.anchors import anchors
+from qa.answer.anchors import anchors
 from qa.text import fold, stop_words, terms, words
 
 _FOLLOW_UP_START = re.compile(

@@ -7,7 +7,7 @@ What a run measures, in order (``--quick`` does 1-4 on the sample corpus only):
    corpus into a fresh temporary index (chunks/s), its time split into embedding and the rest;
 3. in a fresh process that loads the model and opens that index (as the app does): hybrid
    retrieval and offline answers (``Pipeline.ask``) over the eval questions (p50/p95 ms), the
-   eval scores (``qa.evaluate.score``) and the process's memory (RSS);
+   eval scores (``qa.measure.evaluate.score``) and the process's memory (RSS);
 4. a baseline side by side: what the LangChain tutorial builds (``RecursiveCharacterTextSplitter``
    with 1000/200 characters, the same embedding model, ``langchain_chroma.Chroma``,
    ``similarity_search(k=4)``, the top chunk as the answer), on the same questions;
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
-from qa.evaluate import Question, Record, load_questions, percentile, score
+from qa.measure.evaluate import Question, Record, load_questions, percentile, score
 from qa.settings import REPO_ROOT, Settings
 from qa.types import Answer, Article, Chunk
 
@@ -193,7 +193,7 @@ def sample_chunks(
 ) -> list[tuple[Article, list[Chunk]]]:
     """The sample corpus cut into chunks exactly as ingest cuts it."""
     from ingest.chunking import chunk_article
-    from qa.embeddings import count_tokens_fn
+    from qa.index.embeddings import count_tokens_fn
 
     count = count_tokens_fn(embeddings)
     return [
@@ -461,7 +461,8 @@ def measure_in_fresh_process(
     """Run :func:`measure_queries` in a new Python process (so its memory is the app's: model,
     index and answering, nothing of the benchmark) and return its results."""
     command = [
-        sys.executable, "-m", "qa.bench", "--index", str(index_dir), "--questions", str(questions),
+        sys.executable, "-m", "qa.measure.bench", "--index", str(index_dir),
+        "--questions", str(questions),
         "--backend", backend, "--threads", str(threads), "--batch-size", str(batch_size),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -472,14 +473,15 @@ def measure_in_fresh_process(
 
 
 def _worker(argv: list[str]) -> int:
-    """``python -m qa.bench --index DIR --questions FILE``: load, open, measure, print JSON."""
-    from qa.embeddings import load_embeddings
+    """``python -m qa.measure.bench --index DIR --questions FILE``: load, open, measure, print
+    JSON."""
+    from qa.index.embeddings import load_embeddings
+    from qa.index.store import open_store, spec_for
     from qa.pipeline import Pipeline
     from qa.runtime import prepare_environment
-    from qa.store import open_store, spec_for
 
     prepare_environment()
-    p = argparse.ArgumentParser(prog="python -m qa.bench")
+    p = argparse.ArgumentParser(prog="python -m qa.measure.bench")
     p.add_argument("--index", type=Path, required=True)
     p.add_argument("--questions", type=Path, required=True)
     p.add_argument("--backend", required=True)
@@ -551,7 +553,7 @@ class _Run:
 
 def run_bench(*, quick: bool = False, as_json: bool = False, out: Path | None = None) -> int:
     """Run the benchmarks and print a report (and, with ``as_json``, one JSON object last)."""
-    from qa.embeddings import load_embeddings
+    from qa.index.embeddings import load_embeddings
 
     run = _Run(quick=quick, as_json=as_json)
     try:
@@ -640,7 +642,7 @@ def _sample_ingest(run: _Run, embeddings: Any) -> tuple[list[str], np.ndarray]:
     """Embedding alone, then the whole ingest path, on the sample corpus. Returns the chunk
     texts and their vectors."""
     from ingest.pipeline import ingest_paths
-    from qa.store import open_store, spec_for
+    from qa.index.store import open_store, spec_for
 
     settings = run.settings
     chunked = sample_chunks(_articles(settings), embeddings, settings)
@@ -696,9 +698,9 @@ def _compare_options(
     import torch
 
     from ingest.pipeline import ingest_paths
-    from qa.embeddings import SentenceEmbeddings, load_embeddings
+    from qa.index.embeddings import SentenceEmbeddings, load_embeddings
+    from qa.index.store import open_store, spec_for
     from qa.pipeline import Pipeline
-    from qa.store import open_store, spec_for
 
     settings = run.settings
     default_threads = torch.get_num_threads()
@@ -772,7 +774,7 @@ def _compare_options(
 def _grow(run: _Run, embeddings: Any) -> list[dict[str, Any]]:
     """Grow the sample index with synthetic articles to each of :data:`SIZES` chunks; measure
     the write time (precomputed vectors), disk, and queries in a fresh process at each size."""
-    from qa.store import open_store, spec_for
+    from qa.index.store import open_store, spec_for
 
     settings = run.settings
     run.log("synthetic corpus: embedding each distinct sample sentence once (cached)")

@@ -24,7 +24,8 @@ step, in order:
    up before they write: an embedded writer with a stale vector index would otherwise write it
    over what another process wrote (seen with chromadb 1.5 once a write passes 1000 records).
 
-What this module does not do: embed text (callers pass vectors) or rank results (``qa.retrieval``).
+What this module does not do: embed text (callers pass vectors) or rank results
+(``qa.index.retrieval``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from qa.errors import IndexEmptyError, IndexMismatchError, IndexUnavailableError
-from qa.lexical import LexicalIndex, LexicalRow
+from qa.index.lexical import LexicalIndex, LexicalRow
 from qa.settings import Settings, env_var
 from qa.text import analyze
 from qa.types import Article, Chunk, Hit
@@ -90,7 +91,7 @@ class IndexSpec:
 
 def spec_for(settings: Settings, embeddings: Any) -> IndexSpec:
     """The spec an index built with these settings and this embedding model must have."""
-    from qa.embeddings import describe
+    from qa.index.embeddings import describe
 
     name, dim = describe(embeddings)
     return IndexSpec(name, dim, settings.chunk_tokens, settings.chunk_overlap_sentences)

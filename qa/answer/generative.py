@@ -8,7 +8,7 @@
    time-out, HTTP error, empty or runaway output) into ``LLMError`` with a Dutch message.
 3. ``rewrite_question`` asks the model to make a follow-up question stand on its own.
 
-It does not build models (``qa.llm``), check citations (``qa.citations``) or fall back to the
+It does not build models (``qa.llm``), check citations (``qa.answer.citations``) or fall back to the
 offline answerer (the pipeline does); it holds no state between calls.
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from qa.citations import REFUSAL
+from qa.answer.citations import REFUSAL
 from qa.errors import LLMError
 from qa.types import Hit
 

@@ -187,7 +187,7 @@ def missing_counted(question: str, text: str) -> str | None:
     match = _COUNTED.search(fold(question))
     if match is None or match.group(1) in _GENERIC_COUNTED or match.group(1).endswith("geld"):
         return None
-    from qa.answer_types import synonyms
+    from qa.answer.answer_types import synonyms
 
     have = set(terms(text))
     wanted = [terms(noun) for noun in synonyms(match.group(1))]
