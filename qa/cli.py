@@ -115,6 +115,8 @@ def _ask(pipeline, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-
         meta = ", ".join(x for x in (s.source, s.date, s.url) if x)
         mark = "*" if s.n in answer.cited else " "
         print(f"{mark}[{s.n}] {s.title}" + (f" ({meta})" if meta else ""))
-        if s.highlight:
-            print(f'     "{s.text[s.highlight[0] : s.highlight[1]]}"')
+        for sentence in s.sentences:
+            print(f'     "{sentence}"')
+    if answer.searched:
+        print("\nOok doorzocht: " + "; ".join(answer.searched))
     return 0

@@ -25,6 +25,7 @@ from qa.answer.followup import (
     rewrite_offline,
     split_carried,
 )
+from qa.answer.sources import ArticleReader, Cited, cite, searched_titles
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
 from qa.index.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
 from qa.index.store import ChunkStore
@@ -95,7 +96,7 @@ class Pipeline:
             doc_freq=self._doc_freq, read_article=self.store.article_chunks, context=context,
             within=topic if topic and depends_on_history(question) else None,
         )  # fmt: skip
-        offline = offline_answer(query, hits, extraction)
+        offline = offline_answer(query, hits, extraction, self.store.article_chunks)
         if self.llm is None or not hits:
             yield offline
             return
@@ -168,7 +169,7 @@ class Pipeline:
         used_hits = hits[:used]
         check = check_citations("".join(parts), {n: h.text for n, h in enumerate(used_hits, 1)})
         refused = check.text.strip().startswith(REFUSAL) or not check.cited
-        sources = tuple(_source(n, h, None) for n, h in enumerate(used_hits, start=1))
+        sources = tuple(_passage_source(n, h) for n, h in enumerate(used_hits, start=1))
         yield Answer(
             answer=check.text.strip(),
             refused=refused,
@@ -190,37 +191,40 @@ class Pipeline:
         return self.store.lexical.doc_freqs(terms), self.store.lexical.count()
 
 
-def offline_answer(query: str, hits: Sequence[Hit], extraction: Extraction) -> Answer:
-    """Turn an extraction into an Answer: each run of adjacent chosen sentences cites its own
-    passage ([1], [2]) with those sentences highlighted; the other passages follow uncited."""
+def offline_answer(
+    query: str,
+    hits: Sequence[Hit],
+    extraction: Extraction,
+    read_article: ArticleReader | None = None,
+) -> Answer:
+    """Turn an extraction into an Answer. Each run of adjacent chosen sentences is followed by
+    the number of its article ([1], [2]); the sources are those articles with the sentences
+    highlighted. A refusal cites the sentence that comes nearest, so the reader sees what the
+    articles do say."""
     retrieved = tuple(dict.fromkeys(h.article_id for h in hits))
     if not extraction.picks:
-        return Answer(REFUSAL, True, query, (), (), (), "offline", retrieved)
+        searched = searched_titles(hits, ())
+        return Answer(REFUSAL, True, query, (), (), (), "offline", retrieved, searched)
     runs = _runs(extraction.picks)
-    cited_sources = [
-        _source(n, run[0].hit, (run[0].start - run[0].hit.start, run[-1].end - run[0].hit.start))
-        for n, run in enumerate(runs, start=1)
-    ]
-    used = {run[0].hit.chunk_id for run in runs}
-    rest = [h for h in hits if h.chunk_id not in used]
-    sources = (
-        *cited_sources,
-        *(_source(n, h, None) for n, h in enumerate(rest, start=len(runs) + 1)),
-    )
+    sources, numbers = cite([Cited(p.hit, p.start, p.end) for p in extraction.picks], read_article)
+    run_numbers, i = [], 0
+    for run in runs:
+        run_numbers.append(numbers[i])
+        i += len(run)
+    searched = searched_titles(hits, sources)
     if extraction.refused:
-        text = (
-            f"{REFUSAL} ({extraction.reason}.) Dit zijn de artikelen die er het dichtst bij komen."
-        )
-        return Answer(text, True, query, sources, (), (), "offline", retrieved)
+        nearest = " ".join(p.text for p in runs[0])
+        text = f"{REFUSAL} Het dichtst erbij komt: “{nearest}” [1]"
+        return Answer(text, True, query, sources[:1], (1,), (), "offline", retrieved, searched)
     text = " ".join(
-        " ".join(p.text for p in run) + f" [{n}]" for n, run in enumerate(runs, start=1)
+        " ".join(p.text for p in run) + f" [{n}]" for n, run in zip(run_numbers, runs, strict=True)
     )
-    cited = tuple(range(1, len(runs) + 1))
-    return Answer(text, False, query, sources, cited, (), "offline", retrieved)
+    cited = tuple(dict.fromkeys(run_numbers))
+    return Answer(text, False, query, sources, cited, (), "offline", retrieved, searched)
 
 
 def _runs(picks: Sequence[Pick]) -> list[list[Pick]]:
-    """Group sentences that follow each other within one passage: one citation each."""
+    """Group sentences that follow each other in one article: one citation marker each."""
     runs: list[list[Pick]] = []
     for pick in picks:
         last = runs[-1][-1] if runs else None
@@ -228,7 +232,6 @@ def _runs(picks: Sequence[Pick]) -> list[list[Pick]]:
             last is not None
             and pick.hit.article_id == last.hit.article_id
             and 0 <= pick.start - last.end <= 2
-            and pick.end <= runs[-1][0].hit.start + len(runs[-1][0].hit.text)
         ):
             runs[-1].append(pick)
         else:
@@ -236,9 +239,9 @@ def _runs(picks: Sequence[Pick]) -> list[list[Pick]]:
     return runs
 
 
-def _source(n: int, hit: Hit, highlight: tuple[int, int] | None) -> Source:
+def _passage_source(n: int, hit: Hit) -> Source:
     return Source(
-        n=n, article_id=hit.article_id, title=hit.title, text=hit.text, highlight=highlight,
+        n=n, article_id=hit.article_id, title=hit.title, text=hit.text,
         date=hit.date, source=hit.source, url=hit.url,
     )  # fmt: skip
 

@@ -68,16 +68,27 @@ class Hit:
 
 @dataclass(frozen=True)
 class Source:
-    """One numbered source of an answer: the passage shown, and the sentence it cites."""
+    """One numbered source of an answer: an article, the text shown of it, and the sentences of
+    that text the answer cites (none for an article that was only searched)."""
 
     n: int
     article_id: str
     title: str
     text: str
-    highlight: tuple[int, int] | None  # character span of the cited sentence within ``text``
+    highlights: tuple[tuple[int, int], ...] = ()  # character spans of cited sentences in ``text``
     date: str | None = None
     source: str | None = None
     url: str | None = None
+
+    @property
+    def highlight(self) -> tuple[int, int] | None:
+        """The first cited sentence's span (what a one-sentence view shows)."""
+        return self.highlights[0] if self.highlights else None
+
+    @property
+    def sentences(self) -> tuple[str, ...]:
+        """The cited sentences themselves, in order."""
+        return tuple(self.text[s:e] for s, e in self.highlights)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +100,8 @@ class Source:
             "url": self.url,
             "text": self.text,
             "highlight": list(self.highlight) if self.highlight else None,
+            "highlights": [list(span) for span in self.highlights],
+            "sentences": list(self.sentences),
         }
 
 
@@ -102,6 +115,7 @@ class Answer:
     warnings: tuple[str, ...] = ()
     mode: str = "offline"  # "offline" or the LLM spec that answered
     retrieved: tuple[str, ...] = field(default=(), compare=False)  # article ids, rank order
+    searched: tuple[str, ...] = ()  # titles of retrieved articles that the answer does not cite
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,4 +126,5 @@ class Answer:
             "cited": list(self.cited),
             "warnings": list(self.warnings),
             "mode": self.mode,
+            "searched": list(self.searched),
         }
