@@ -157,20 +157,22 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return _merge_fragments(text, spans)
 
 
+# A quote that opens: after white space, at the very end of a span.
+_OPENING_QUOTE = re.compile(r"\s(?:,,|[„\"'“‘«])$")
+
+
 def _merge_fragments(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Glue stray quotes, lone punctuation and text after an abbreviation to the sentence before."""
     moved: list[tuple[int, int]] = []
     for s, e in spans:
-        # An opening quote that the sentencizer left at the end of a sentence opens the next one.
-        if (
-            moved
-            and text[moved[-1][0] : moved[-1][1]].endswith((",,", "„"))
-            and moved[-1][1] == s - 1
-        ):
+        # An opening quote ("..., ,,..., „..., '...) that the sentencizer left at the end of a
+        # sentence, after a space, opens the next one.
+        if moved:
             ps, pe = moved[-1]
-            cut = pe - (1 if text[pe - 1] == "„" else 2)
-            moved[-1] = _strip_span(text, ps, cut)
-            s = cut
+            quote = _OPENING_QUOTE.search(text, ps, pe)
+            if quote and text[quote.end() : s].strip() == "":
+                moved[-1] = _strip_span(text, ps, quote.start())
+                s = quote.start() + len(quote.group(0)) - len(quote.group(0).lstrip())
         moved.append((s, e))
     out: list[tuple[int, int]] = []
     for s, e in moved:

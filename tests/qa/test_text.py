@@ -42,3 +42,14 @@ def test_diacritics_quotes_and_compounds_are_handled_on_both_sides() -> None:
 def test_unusual_input_never_raises(text: str) -> None:
     split_sentences(text)
     analyze(text)
+
+
+@pytest.mark.parametrize("quote", ['"', "'", "„", ",,", "“"])
+def test_an_opening_quote_starts_the_next_sentence(quote: str) -> None:
+    closing = {"„": "”", ",,": "''", "“": "”"}.get(quote, quote)
+    text = f"Hij is opgelucht. {quote}Dit is goed nieuws,{closing} zegt hij. Daarna ging hij."
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "Hij is opgelucht.",
+        f"{quote}Dit is goed nieuws,{closing} zegt hij.",
+        "Daarna ging hij.",
+    ]
