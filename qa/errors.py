@@ -33,3 +33,13 @@ class InvalidQuestionError(VraagbaakError):
 
 class LLMError(VraagbaakError):
     """The configured LLM failed (unreachable, time-out, error, garbage)."""
+
+
+class UnknownArticleError(VraagbaakError):
+    """Articles asked for by id (to remove them) that the index does not hold."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = list(ids)
+        named = ", ".join(repr(i) for i in self.ids)
+        noun = "Dit artikel staat" if len(self.ids) == 1 else "Deze artikelen staan"
+        super().__init__(f"{noun} niet in de index: {named}. Er is niets verwijderd.")

@@ -44,7 +44,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from qa.errors import IndexEmptyError, IndexMismatchError, IndexUnavailableError
+from qa.errors import (
+    IndexEmptyError,
+    IndexMismatchError,
+    IndexUnavailableError,
+    UnknownArticleError,
+)
 from qa.index.lexical import LexicalIndex, LexicalRow
 from qa.settings import Settings, env_var
 from qa.text import analyze
@@ -106,10 +111,26 @@ class ArticleState:
     n_chunks: int
     present: int
     path: str | None
+    title: str = ""
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
 
     @property
     def complete(self) -> bool:
         return self.present == self.n_chunks
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """One article as a person sees it in a list (``ChunkStore.list_articles``)."""
+
+    id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    chunks: int  # how many of its chunks the index holds
 
 
 # --- connections: one Chroma client per process and location ----------------------------------
@@ -311,10 +332,7 @@ def _check_spec(spec: IndexSpec, collection: Any, name: str, *, for_writing: boo
     """The model guard: raise IndexMismatchError unless the collection was built like ``spec``."""
     found = IndexSpec.from_metadata(collection.metadata)
     if found is None:
-        raise IndexMismatchError(
-            f"De collectie '{name}' is niet door Vraagbaak gemaakt. Kies een andere naam "
-            f"({env_var('collection')}) of bouw opnieuw met --reset."
-        )
+        raise _foreign_collection(name)
     diffs = spec.differences(found, for_writing=for_writing)
     if diffs:
         raise IndexMismatchError(
@@ -323,6 +341,32 @@ def _check_spec(spec: IndexSpec, collection: Any, name: str, *, for_writing: boo
             + ". Gebruik dezelfde instellingen, of bouw de index opnieuw met --reset "
             "(dat wist de bestaande index)."
         )
+
+
+def _foreign_collection(name: str) -> IndexMismatchError:
+    return IndexMismatchError(
+        f"De collectie '{name}' is niet door Vraagbaak gemaakt. Kies een andere naam "
+        f"({env_var('collection')}) of bouw opnieuw met --reset."
+    )
+
+
+def recorded_spec(settings: Settings) -> IndexSpec:
+    """The spec the existing index was built with, read from the index itself.
+
+    For work that never embeds (listing or removing articles): ``open_store(settings,
+    recorded_spec(settings))`` opens the index without loading the embedding model. Raises
+    ``IndexEmptyError`` when there is no index yet (an embedded folder is not created for it).
+    """
+    if not settings.chroma_url and not (settings.index_dir / "chroma").is_dir():
+        raise IndexEmptyError(_empty_message(settings))
+    conn, _ = _connection(settings)
+    collection = _get_collection(conn.client, settings.collection)
+    if collection is None:
+        raise IndexEmptyError(_empty_message(settings))
+    spec = IndexSpec.from_metadata(collection.metadata)
+    if spec is None:
+        raise _foreign_collection(settings.collection)
+    return spec
 
 
 def open_store(
@@ -507,6 +551,34 @@ class ChunkStore:
         with self.writing(bump=bump):
             self._delete(article_id)
 
+    def remove_articles(self, ids: Sequence[str]) -> int:
+        """Take these articles out of Chroma and the lexical index; returns how many.
+
+        All or nothing: when any id is not in the index, ``UnknownArticleError`` names it and
+        nothing is removed. The check and the deletes happen under one write lock, and running
+        readers are told with a single generation bump.
+        """
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return 0
+        with self.writing(bump=False):
+            held = self.articles()
+            unknown = [article_id for article_id in wanted if article_id not in held]
+            if unknown:
+                raise UnknownArticleError(unknown)
+            outermost = self._local.depth == 1  # else the enclosing writing() bumps
+            try:
+                for article_id in wanted:
+                    self.delete_article(article_id)
+            except BaseException:
+                if outermost:  # some may be gone: tell readers, but keep the error
+                    with contextlib.suppress(Exception):
+                        self.bump_generation()
+                raise
+            if outermost:
+                self.bump_generation()
+        return len(wanted)
+
     def _delete(self, article_id: str) -> None:
         with self._chroma() as collection:
             collection.delete(where={"article_id": article_id})
@@ -556,15 +628,29 @@ class ChunkStore:
                     continue
                 s = states.setdefault(
                     aid, {"hash": meta.get("hash", ""), "n": meta.get("n_chunks", 0), "present": 0,
-                          "path": meta.get("path")}
+                          "path": meta.get("path"), "title": str(meta.get("title", "")),
+                          "date": meta.get("date"), "source": meta.get("source"),
+                          "url": meta.get("url")}
                 )  # fmt: skip
                 if meta.get("hash") != s["hash"]:
                     s["hash"] = "mixed"  # half-replaced: treat as changed
                 s["present"] += 1
         return {
-            aid: ArticleState(aid, s["hash"], int(s["n"]), s["present"], s["path"])
+            aid: ArticleState(aid, s["hash"], int(s["n"]), s["present"], s["path"], s["title"],
+                              s["date"], s["source"], s["url"])
             for aid, s in states.items()
-        }
+        }  # fmt: skip
+
+    def list_articles(self) -> list[ArticleInfo]:
+        """Every article in the index, newest first (undated ones last), then by title."""
+        infos = [
+            ArticleInfo(s.article_id, s.title, s.date, s.source, s.url, s.present)
+            for s in self.articles().values()
+        ]
+        infos.sort(key=lambda a: (a.title.casefold(), a.id))
+        # Stable, also in reverse: equal dates keep the title order; "" (no date) sorts last.
+        infos.sort(key=lambda a: a.date or "", reverse=True)
+        return infos
 
     def _iter_metadatas(
         self, page: int = 5000, where: dict[str, Any] | None = None
