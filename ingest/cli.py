@@ -2,13 +2,13 @@
 
 Files and folders are read from disk; ``http(s)://`` arguments are fetched as article pages;
 ``--feed``/``--feeds-file`` name RSS/Atom feeds whose new items are fetched (``ingest.feeds``),
-once, or every N minutes with ``--watch`` until Ctrl-C.
+once, or every N minutes with ``--watch`` until Ctrl-C. ``--list`` shows the index's articles and
+``--remove ID...`` takes articles out (of the index, and for good out of the feeds' reach);
+neither needs the embedding model.
 
 Settings come from ``VRAAGBAAK_*`` variables, then flags. Domain errors end as one clear line on
-stderr and exit code 2; bad files and pages are skipped with their reasons and never stop the
-rest. Exit code 0 when something was ingested or nothing needed doing, 1 when nothing could be
-ingested at all, 2 for bad flags or an index that cannot be opened, 130 when interrupted (except
-in ``--watch``, where Ctrl-C is the normal way to stop).
+stderr; bad files and pages are skipped with their reasons and never stop the rest. The exit
+codes are in :data:`EXIT_CODES` (shown by ``--help``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,17 +29,30 @@ from qa.runtime import prepare_environment
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from ingest.feeds import FeedState
-    from ingest.pipeline import IngestSummary
+    from ingest.feeds import Clock, FeedState
+    from ingest.pipeline import Deferred, IngestSummary
     from ingest.web import FetchOptions
-    from qa.index.store import ChunkStore
+    from qa.index.store import ArticleInfo, ChunkStore
     from qa.settings import Settings
+
+EXIT_CODES = """\
+exit codes:
+  0    the run did its job: articles added or updated, or nothing new; single files, pages
+       or feed items that failed are listed with their reason, not fatal
+  1    nothing could be done: no feed, page or file could be read, or the index is unusable
+       (cannot be opened, built with other settings, Chroma server unreachable)
+  2    usage error: bad flags, or an article id for --remove that the index does not hold
+  130  interrupted (Ctrl-C), except with --watch, where Ctrl-C is the normal way to stop
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m ingest",
-        description="Add Dutch articles (files, folders, URLs, feeds) to the Vraagbaak index.",
+        description="Add Dutch articles (files, folders, URLs, feeds) to the Vraagbaak index, "
+        "list them, or remove them.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="*", help="files or folders (recursively), or article URLs")
     p.add_argument("--index", type=Path, help="index folder (VRAAGBAAK_INDEX)")
@@ -63,12 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="extra tries after a time-out or server error (default 2)")  # fmt: skip
     web.add_argument("--max-page-mb", type=float, metavar="MB",
                      help="skip pages larger than this (default 5)")  # fmt: skip
-    p.add_argument("--json", action="store_true", help="print the summary as JSON (last line)")
+    held = p.add_argument_group("the index's articles").add_mutually_exclusive_group()
+    held.add_argument("--list", action="store_true",
+                      help="list every article: id, title, date, source, URL, chunks")  # fmt: skip
+    held.add_argument("--remove", nargs="+", metavar="ID",
+                      help="remove these articles (ids as --list shows them); feeds will not "
+                      "bring them back")  # fmt: skip
+    p.add_argument("--json", action="store_true",
+                   help="print the summary (or the list) as JSON (last line)")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, clock: Clock = time.time) -> int:
+    """The command; returns its exit code. ``clock`` decides when failed feed items are due."""
     prepare_environment()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -79,7 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     from qa.errors import VraagbaakError
     from qa.index.embeddings import load_embeddings
     from qa.index.store import open_store
-    from qa.settings import Settings
+
+    # 0. listing or removing articles: nothing to read, no model to load
+    if args.list or args.remove:
+        if args.paths or args.feed or args.feeds_file or args.reset or args.prune or (
+            args.watch is not None or args.since
+        ):  # fmt: skip
+            print("Fout: --list en --remove gaan niet samen met bestanden, URL's, feeds, "
+                  "--reset, --prune of --watch.", file=sys.stderr)  # fmt: skip
+            return 2
+        return _list_or_remove(args)
 
     # 1. what to ingest, and how: every flag is checked before anything heavy is loaded
     urls = [p for p in args.paths if is_http_url(p)]
@@ -109,11 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = IngestSummary()
     try:
         # 2. open the index
-        settings = Settings.from_env().replace(
-            index_dir=args.index, chroma_url=args.chroma_url, collection=args.collection,
-            embedding_model=args.embedding_model, chunk_tokens=args.chunk_tokens,
-            max_file_mb=args.max_file_mb,
-        )  # fmt: skip
+        settings = _settings(args)
         embeddings = load_embeddings(settings)
         store = open_store(
             settings, index_spec(settings, embeddings), for_writing=True, reset=args.reset
@@ -133,10 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             summary = _ingest_web(
                 summary, urls, feeds, watch_minutes=args.watch, options=options, since=since,
                 state=state, store=store, embeddings=embeddings, settings=settings, say=say,
+                clock=clock,
             )  # fmt: skip
-    except VraagbaakError as err:
+    except VraagbaakError as err:  # the index (or the model) cannot be used
         print(f"Fout: {err}", file=sys.stderr)
-        return 2
+        return 1
     except ValueError as err:
         print(f"Fout: {err}", file=sys.stderr)
         return 2
@@ -145,14 +174,95 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         return 130
 
-    _print_summary(summary, as_json=args.json)
-    return 0 if summary.ingested or not summary.skipped else 1
+    _print_summary(summary, as_json=args.json, now=clock())
+    # Failed items are reported, not fatal; only a run that could read nothing at all fails.
+    return 1 if summary.read == 0 and summary.skipped else 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from qa.settings import Settings
+
+    return Settings.from_env().replace(
+        index_dir=args.index, chroma_url=args.chroma_url, collection=args.collection,
+        embedding_model=args.embedding_model, chunk_tokens=args.chunk_tokens,
+        max_file_mb=args.max_file_mb,
+    )  # fmt: skip
+
+
+def _list_or_remove(args: argparse.Namespace) -> int:
+    """``--list`` or ``--remove``: the index as it was built (no model needed)."""
+    from ingest.feeds import FeedState, state_path
+    from qa.errors import UnknownArticleError, VraagbaakError
+    from qa.index.store import open_store, recorded_spec
+
+    try:
+        settings = _settings(args)
+        store = open_store(settings, recorded_spec(settings), for_writing=bool(args.remove))
+        if args.list:
+            _print_articles(store.list_articles(), as_json=args.json)
+            return 0
+        store.remove_articles(args.remove)  # all or nothing
+    except UnknownArticleError as err:
+        print(f"Fout: {err}", file=sys.stderr)
+        return 2
+    except VraagbaakError as err:
+        print(f"Fout: {err}", file=sys.stderr)
+        return 1
+    except ValueError as err:
+        print(f"Fout: {err}", file=sys.stderr)
+        return 2
+    removed = list(dict.fromkeys(args.remove))
+    # Remembered in the feeds' state, so that no feed round brings them back.
+    state = FeedState.load(state_path(settings))
+    state.mark_removed(removed)
+    try:
+        state.save()
+    except OSError as err:
+        print(f"Fout: verwijderd uit de index, maar de feedstatus ({state.path}) kon niet worden "
+              f"bijgewerkt ({err.strerror or err}); een feed kan het artikel terugbrengen.",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    if args.json:
+        print(json.dumps({"removed": removed}, ensure_ascii=False))
+    else:
+        print(f"Verwijderd: {len(removed)} artikel(en)")
+        for article_id in removed:
+            print(f"  {article_id}")
+    return 0
+
+
+def _print_articles(articles: Sequence[ArticleInfo], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"articles": [asdict(a) for a in articles]}, ensure_ascii=False))
+        return
+    if not articles:
+        print("De index bevat geen artikelen.")
+        return
+    rows = [("Datum", "Chunks", "Bron", "Titel", "Id", "URL")]
+    rows += [
+        (a.date or "-", str(a.chunks), _cut(a.source or "-", 28), _cut(a.title or "-", 60), a.id,
+         a.url if a.url and a.url != a.id else "")
+        for a in articles
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = [
+            cell.rjust(width) if i == 1 else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+    chunks = sum(a.chunks for a in articles)
+    print(f"{len(articles)} artikel(en), {chunks} chunks")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _ingest_web(
     summary: IngestSummary, urls: list[str], feeds: list[str], *, watch_minutes: float | None,
     options: FetchOptions, since: str | None, state: FeedState, store: ChunkStore,
-    embeddings: Embeddings, settings: Settings, say: Callable[[str], None] | None,
+    embeddings: Embeddings, settings: Settings, say: Callable[[str], None] | None, clock: Clock,
 ) -> IngestSummary:  # fmt: skip
     """Article URLs once, then the feeds: one round, or rounds until Ctrl-C with ``--watch``."""
     from ingest.feeds import ingest_feeds, merge_summary, watch
@@ -171,7 +281,7 @@ def _ingest_web(
             return ingest_feeds(
                 feeds, client=client, options=options, state=state, store=store,
                 embeddings=embeddings, settings=settings, since=since, say=say,
-                note_unchanged=watch_minutes is None,
+                note_unchanged=watch_minutes is None, clock=clock,
             )  # fmt: skip
 
         if watch_minutes is None:
@@ -250,17 +360,30 @@ class _progress_bar:  # noqa: N801 - used as a context manager
             self.bar.close()
 
 
-def _print_summary(summary: IngestSummary, *, as_json: bool) -> None:
+def _print_summary(summary: IngestSummary, *, as_json: bool, now: float) -> None:
     lines = [
         f"Toegevoegd: {summary.added}, bijgewerkt: {summary.updated}, "
         f"ongewijzigd: {summary.unchanged}, overgeslagen: {len(summary.skipped)}"
+        + (f", later opnieuw: {len(summary.deferred)}" if summary.deferred else "")
         + (f", verwijderd: {summary.pruned}" if summary.pruned else ""),
         f"Chunks in de index: {summary.chunks}",
     ]
     for s in summary.skipped:
         lines.append(f"  overgeslagen: {s.path}: {s.reason}")
+    for d in summary.deferred:
+        lines.append(f"  {deferred_label(d, now=now)}: {d.path}: {d.reason}")
     for n in summary.notes:
         lines.append(f"  let op: {n.path}: {n.reason}")
     print("\n".join(lines), file=sys.stderr if as_json else sys.stdout)
     if as_json:
         print(json.dumps(summary.to_json(), ensure_ascii=False))
+
+
+def deferred_label(item: Deferred, *, now: float) -> str:
+    """'overgeslagen (opnieuw proberen na 10:45)', in local time; with the date when not today."""
+    if not item.retry_at:
+        return "overgeslagen (opnieuw proberen bij de volgende run)"
+    when = datetime.fromisoformat(item.retry_at).astimezone()
+    today = datetime.fromtimestamp(now).astimezone().date()
+    shown = when.strftime("%H:%M" if when.date() == today else "%Y-%m-%d %H:%M")
+    return f"overgeslagen (opnieuw proberen na {shown})"

@@ -2,27 +2,33 @@
 
 One round for one feed (:func:`ingest_feed`):
 
-1. fetch the feed conditionally (``If-None-Match``/``If-Modified-Since`` from last time); a 304
-   means nothing changed and ends the round;
+1. fetch the feed conditionally (``If-None-Match``/``If-Modified-Since`` from last time, unless
+   a failed item is due for another try); a 304 means nothing changed and ends the round;
 2. parse it with feedparser; leave out items published before ``since``, items handled on an
-   earlier run (the feed state), and repeats within the feed (the same guid, or the same link
-   once tracking parameters and fragment are gone);
+   earlier run (the feed state), items whose back-off still runs (reported as deferred), and
+   repeats within the feed (the same guid, or the same link once tracking parameters and
+   fragment are gone);
 3. fetch each remaining item's page (``ingest.web``); the article is named by its canonical URL
    and takes the item's title and date where the page has none; a second item that lands on the
-   same canonical URL is a duplicate and is indexed once;
+   same canonical URL is a duplicate and is indexed once; an article a person removed is not;
 4. write the articles through ``ingest_articles`` (which also tells running apps, through the
    store's generation, that there is something new);
 5. only then record each item's outcome and the feed's ETag/Last-Modified in the state file, so
    an interrupted round is redone rather than lost.
 
-Failures are remembered too, so a re-run does not hammer a dead link: a permanent one (HTTP 404,
-no HTML, no article text) is never fetched again; a transient one (time-out, 5xx, no connection)
-is tried again the next time the feed changes, up to :data:`MAX_ATTEMPTS` times in all.
+Failures are remembered with a back-off, so that a re-run neither hammers a dead link nor waits
+for it again: after a transient failure (time-out, 5xx, no connection) an item is tried again
+after :data:`RETRY_FIRST_S`, doubling with each failure up to :data:`RETRY_MAX_S`; after a
+permanent one (HTTP 404/410, no HTML, no article text) after :data:`RETRY_PERMANENT_S` (a page
+is sometimes listed before it is published). After :data:`MAX_ATTEMPTS` tries in all, or once
+the feed no longer lists it, an item is given up. Articles a person removed (``python -m ingest
+--remove``) are remembered as removed, and a feed never brings them back.
 
 :func:`watch` repeats rounds every few minutes until Ctrl-C.
 
 What this module does not do: discover a site's feeds from its HTML, follow a feed's paging or
-honour its ``<ttl>``, fetch items in parallel, or delete articles that dropped out of a feed.
+honour its ``<ttl>`` or ``Retry-After``, fetch items in parallel, or delete articles that
+dropped out of a feed.
 """
 
 from __future__ import annotations
@@ -35,13 +41,14 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin
 
-from ingest.pipeline import IngestSummary, ingest_articles
+from ingest.pipeline import Deferred, IngestSummary, ingest_articles
 from ingest.readers import Skipped, normalize_date
 from ingest.web import (
     FetchError,
@@ -66,12 +73,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 1
-MAX_ATTEMPTS = 3  # tries of an item that keeps failing transiently before it is given up
+STATE_VERSION = 1  # version 1 files without back-off times or removals load as they are
+MAX_ATTEMPTS = 10  # tries of an item that keeps failing before it is given up
+RETRY_FIRST_S = 15 * 60  # after the first transient failure; doubles with each one after it
+RETRY_MAX_S = 24 * 3600  # the longest back-off after a transient failure
+RETRY_PERMANENT_S = 24 * 3600  # after a 404, a page that is not HTML or holds no article text
 MAX_ITEMS_KEPT = 5000  # per feed; far more than any feed lists at once
 
-Status = Literal["done", "failed", "retry"]
+# done: handled (ingested, or a duplicate); retry: failed, to be tried again from ``retry_at``;
+# failed: given up; removed: its article was removed by a person and must not come back.
+Status = Literal["done", "failed", "retry", "removed"]
 Say = Callable[[str], None]
+Clock = Callable[[], float]  # seconds since the epoch, like time.time
 
 
 # --- the feed ---------------------------------------------------------------------------------
@@ -153,7 +166,13 @@ class ItemRecord:
     status: Status
     article_id: str | None = None  # set when the article is known to be in the index
     attempts: int = 1
-    reason: str | None = None
+    reason: str | None = None  # why the last try failed
+    retry_at: str | None = None  # "retry": not before this time (ISO 8601, UTC); None: at once
+    link: str | None = None  # a failed item's link, to name it when the feed is not read
+
+    def due(self, now: float) -> bool:
+        """A failed item whose back-off has run out."""
+        return self.status == "retry" and (self.retry_at is None or _epoch(self.retry_at) <= now)
 
 
 @dataclass
@@ -175,9 +194,13 @@ def state_path(settings: Settings) -> Path:
 class FeedState:
     """What was done with each feed and its items, kept in a small JSON file."""
 
-    def __init__(self, path: Path, feeds: dict[str, FeedRecord] | None = None) -> None:
+    def __init__(
+        self, path: Path, feeds: dict[str, FeedRecord] | None = None,
+        removed: Iterable[str] = (),
+    ) -> None:  # fmt: skip
         self.path = path
         self.feeds = feeds or {}
+        self.removed = set(removed)  # ids of articles a person removed from the index
 
     @classmethod
     def load(cls, path: Path) -> FeedState:
@@ -192,16 +215,17 @@ class FeedState:
                     etag=rec.get("etag"),
                     last_modified=rec.get("last_modified"),
                     since=rec.get("since"),
-                    items={k: ItemRecord(**v) for k, v in rec.get("items", {}).items()},
+                    items={k: _item_record(v) for k, v in rec.get("items", {}).items()},
                 )
                 for url, rec in raw.get("feeds", {}).items()
             }
+            removed = [str(article_id) for article_id in raw.get("removed", [])]
         except FileNotFoundError:
             return cls(path)
         except (OSError, ValueError, TypeError, AttributeError) as err:
             log.warning("feed state %s unreadable (%s); starting afresh", path, err)
             return cls(path)
-        return cls(path, feeds)
+        return cls(path, feeds, removed)
 
     def feed(self, url: str) -> FeedRecord:
         return self.feeds.setdefault(url, FeedRecord())
@@ -211,7 +235,11 @@ class FeedState:
         for record in self.feeds.values():
             while len(record.items) > MAX_ITEMS_KEPT:
                 record.items.pop(next(iter(record.items)))
-        data = {"version": STATE_VERSION, "feeds": {u: asdict(r) for u, r in self.feeds.items()}}
+        data = {
+            "version": STATE_VERSION,
+            "feeds": {u: _record_json(r) for u, r in self.feeds.items()},
+            "removed": sorted(self.removed),
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".feeds-", suffix=".tmp")
         try:
@@ -224,13 +252,16 @@ class FeedState:
 
     def forget_missing(self, in_index: set[str]) -> int:
         """Forget items whose article is no longer in the index (it was reset or emptied by
-        other means), and their feeds' validators, so the next round fetches them again."""
+        other means than ``--remove``), and their feeds' validators, so the next round fetches
+        them again."""
         forgotten = 0
         for record in self.feeds.values():
             gone = [
                 k
                 for k, item in record.items.items()
-                if item.article_id is not None and item.article_id not in in_index
+                if item.article_id is not None
+                and item.article_id not in in_index
+                and item.status != "removed"
             ]
             for key in gone:
                 del record.items[key]
@@ -239,6 +270,38 @@ class FeedState:
                 forgotten += len(gone)
         return forgotten
 
+    def mark_removed(self, article_ids: Iterable[str]) -> None:
+        """Remember that a person removed these articles: no feed round brings them back."""
+        ids = set(article_ids)
+        self.removed |= ids
+        for record in self.feeds.values():
+            for item in record.items.values():
+                if item.article_id in ids:
+                    item.status = "removed"
+
+
+def _item_record(raw: dict[str, Any]) -> ItemRecord:
+    # Keys a later version may add are left out rather than making the whole file unreadable.
+    return ItemRecord(**{k: v for k, v in raw.items() if k in ItemRecord.__dataclass_fields__})
+
+
+def _record_json(record: FeedRecord) -> dict[str, Any]:
+    data = asdict(record)
+    data["items"] = {
+        key: {k: v for k, v in asdict(item).items() if v is not None}
+        for key, item in record.items.items()
+    }
+    return data
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def _epoch(iso: str) -> float:
+    when = datetime.fromisoformat(iso)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
 
 # --- a round ----------------------------------------------------------------------------------
 
@@ -246,7 +309,7 @@ class FeedState:
 def ingest_feeds(
     feed_urls: Sequence[str], *, client: httpx.Client, options: FetchOptions, state: FeedState,
     store: ChunkStore, embeddings: Embeddings, settings: Settings, since: str | None = None,
-    say: Say | None = None, note_unchanged: bool = True,
+    say: Say | None = None, note_unchanged: bool = True, clock: Clock = time.time,
 ) -> IngestSummary:  # fmt: skip
     """One round over every feed; the state is saved after each feed."""
     in_index = set(store.articles())
@@ -257,7 +320,7 @@ def ingest_feeds(
         summary = ingest_feed(
             url, client=client, options=options, state=state, store=store, embeddings=embeddings,
             settings=settings, since=since, in_index=in_index, say=say,
-            note_unchanged=note_unchanged,
+            note_unchanged=note_unchanged, clock=clock,
         )  # fmt: skip
         merge_summary(total, summary)
         state.save()
@@ -269,19 +332,23 @@ def ingest_feed(
     url: str, *, client: httpx.Client, options: FetchOptions, state: FeedState,
     store: ChunkStore, embeddings: Embeddings, settings: Settings, since: str | None = None,
     in_index: set[str] | None = None, say: Say | None = None, note_unchanged: bool = True,
+    clock: Clock = time.time,
 ) -> IngestSummary:  # fmt: skip
     """One round for one feed (steps 1-5 above). The caller saves ``state``."""
     say = say or (lambda _message: None)
     in_index = set(store.articles()) if in_index is None else in_index
     summary = IngestSummary()
     record = state.feed(url)
+    now = clock()
 
-    # 1. fetch, conditionally unless this run reaches further back than the last one did
+    # 1. fetch, conditionally unless this run reaches further back than the last one did, or an
+    #    item is due for another try (a 304 would hide it)
     reaches_further = record.since is not None and (
         since is None or date_number(since, low=True) < date_number(record.since, low=True)
     )
+    retry_due = any(item.due(now) for item in record.items.values())
     headers = {}
-    if not reaches_further:
+    if not (reaches_further or retry_due):
         if record.etag:
             headers["If-None-Match"] = record.etag
         if record.last_modified:
@@ -293,21 +360,30 @@ def ingest_feed(
         summary.skipped.append(Skipped(url, f"feed niet opgehaald: {err.reason}"))
         return summary
     if page.status == 304:
+        summary.read += 1
         say(f"{url}: ongewijzigd")
         if note_unchanged:
             summary.notes.append(Skipped(url, "feed ongewijzigd sinds de vorige keer (HTTP 304)"))
+        # The feed is as it was, so every item still waiting for its back-off is still in it.
+        summary.deferred.extend(
+            _deferred(item.link or key, item) for key, item in record.items.items()
+            if item.status == "retry"
+        )  # fmt: skip
         return summary
     feed = parse_feed(page.body, url=page.final_url, content_type=page.content_type)
     if feed is None:
         summary.skipped.append(Skipped(url, "geen RSS- of Atom-feed"))
         return summary
+    summary.read += 1
 
     # 2. what is new
-    todo, repeats, left_out = _new_items(feed.items, record, since)
+    todo, repeats, waiting, left_out = _new_items(feed.items, record, since, now)
     summary.skipped.extend(Skipped(item.link, reason) for item, reason in repeats)
+    summary.deferred.extend(_deferred(item.link, record.items[item.key]) for item in waiting)
     if left_out:
         summary.notes.append(Skipped(url, f"{left_out} item(s) van vóór {since} genegeerd"))
-    say(f"{url}: {len(todo)} nieuw van {len(feed.items)}")
+    later = f", {len(waiting)} later opnieuw" if waiting else ""
+    say(f"{url}: {len(todo)} nieuw van {len(feed.items)}{later}")
 
     # 3. fetch the pages
     results: list[tuple[FeedItem, Article | Failed]] = []
@@ -318,6 +394,10 @@ def ingest_feed(
         )  # fmt: skip
         results.append((item, result))
     articles, skipped = collect_articles((item.link, result) for item, result in results)
+    for article in articles:
+        if article.id in state.removed:
+            summary.notes.append(Skipped(article.id, "eerder verwijderd; niet opnieuw opgenomen"))
+    articles = [a for a in articles if a.id not in state.removed]
 
     # 4. write
     summary.skipped.extend(skipped)
@@ -328,25 +408,29 @@ def ingest_feed(
 
     # 5. remember
     for item, result in results:
-        if isinstance(result, Article):
+        if isinstance(result, Article) and result.id in state.removed:
+            record.items[item.key] = ItemRecord("removed", article_id=result.id)
+        elif isinstance(result, Article):
             known = result.id if result.id in in_index else None
             record.items[item.key] = ItemRecord("done", article_id=known)
         else:
-            _record_failure(record, item.key, result.reason, transient=result.transient)
+            _record_failure(record, item, result.reason, transient=result.transient, now=now)
     for item, _reason in repeats:
         record.items[item.key] = ItemRecord("done")
+    _give_up_unlisted(record, {item.key for item in feed.items})
     record.etag, record.last_modified = page.etag, page.last_modified
     record.since = since if left_out else None
     return summary
 
 
 def _new_items(
-    items: Sequence[FeedItem], record: FeedRecord, since: str | None
-) -> tuple[list[FeedItem], list[tuple[FeedItem, str]], int]:
-    """(items to fetch, repeats of an item to fetch with the reason, how many ``since`` left
-    out)."""
+    items: Sequence[FeedItem], record: FeedRecord, since: str | None, now: float
+) -> tuple[list[FeedItem], list[tuple[FeedItem, str]], list[FeedItem], int]:
+    """(items to fetch, repeats of an item to fetch with the reason, failed items whose back-off
+    still runs, how many ``since`` left out)."""
     todo: list[FeedItem] = []
     repeats: list[tuple[FeedItem, str]] = []
+    waiting: list[FeedItem] = []
     left_out = 0
     keys: set[str] = set()
     links: set[str] = set()
@@ -360,20 +444,47 @@ def _new_items(
         done = record.items.get(item.key)
         if done and (done.status != "retry" or done.attempts >= MAX_ATTEMPTS):
             continue
+        if done and not done.due(now):
+            waiting.append(item)
+            continue
         link = clean_url(item.link)
         if link in links:
             repeats.append((item, duplicate_reason(link)))
         else:
             links.add(link)
             todo.append(item)
-    return todo, repeats, left_out
+    return todo, repeats, waiting, left_out
 
 
-def _record_failure(record: FeedRecord, key: str, reason: str, *, transient: bool) -> None:
-    before = record.items.get(key)
+def _record_failure(
+    record: FeedRecord, item: FeedItem, reason: str, *, transient: bool, now: float
+) -> None:
+    """Remember a failed try, and when to try again (the back-off described above)."""
+    before = record.items.get(item.key)
     attempts = (before.attempts + 1) if before and before.status == "retry" else 1
-    status: Status = "retry" if transient and attempts < MAX_ATTEMPTS else "failed"
-    record.items[key] = ItemRecord(status, attempts=attempts, reason=reason)
+    if attempts >= MAX_ATTEMPTS:
+        record.items[item.key] = ItemRecord("failed", attempts=attempts, reason=reason,
+                                            link=item.link)  # fmt: skip
+        return
+    if transient:
+        delay = min(RETRY_FIRST_S * 2 ** (attempts - 1), RETRY_MAX_S)
+    else:
+        delay = RETRY_PERMANENT_S
+    record.items[item.key] = ItemRecord(
+        "retry", attempts=attempts, reason=reason, retry_at=_iso(now + delay), link=item.link
+    )
+
+
+def _give_up_unlisted(record: FeedRecord, listed: set[str]) -> None:
+    """A failed item the feed no longer lists will not be tried again (and would otherwise keep
+    the feed from being fetched conditionally)."""
+    for key, item in record.items.items():
+        if item.status == "retry" and key not in listed:
+            item.status, item.retry_at = "failed", None
+
+
+def _deferred(link: str, item: ItemRecord) -> Deferred:
+    return Deferred(link, item.reason or "mislukt", retry_at=item.retry_at or "")
 
 
 def merge_summary(into: IngestSummary, more: IngestSummary) -> IngestSummary:
@@ -384,8 +495,10 @@ def merge_summary(into: IngestSummary, more: IngestSummary) -> IngestSummary:
     into.pruned += more.pruned
     into.skipped.extend(more.skipped)
     into.notes.extend(more.notes)
+    into.deferred.extend(more.deferred)
     into.new_chunks += more.new_chunks
     into.article_ids.extend(more.article_ids)
+    into.read += more.read
     into.chunks = more.chunks or into.chunks
     return into
 
@@ -412,6 +525,7 @@ def watch(
             summary = run_round()
             rounds += 1
             merge_summary(total, summary)
+            total.deferred = list(summary.deferred)  # what waits now, not in every round
             if on_round:
                 on_round(rounds, summary)
             sleep(interval_s)

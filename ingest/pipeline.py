@@ -27,6 +27,14 @@ from qa.types import Article, Chunk
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Deferred(Skipped):
+    """A feed item not tried this run: an earlier try failed (``reason``) and its back-off runs
+    until ``retry_at`` (ISO 8601, UTC)."""
+
+    retry_at: str = ""
+
+
 @dataclass
 class IngestSummary:
     added: int = 0
@@ -35,9 +43,11 @@ class IngestSummary:
     pruned: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)  # ingested, but worth knowing
+    deferred: list[Deferred] = field(default_factory=list)  # waiting for their back-off
     chunks: int = 0  # total chunks in the index afterwards
     new_chunks: int = 0
     article_ids: list[str] = field(default_factory=list)  # added or updated this run
+    read: int = 0  # articles and feeds that could be read; none at all is a failed run
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +56,9 @@ class IngestSummary:
             "unchanged": self.unchanged,
             "pruned": self.pruned,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "deferred": [
+                {"path": d.path, "reason": d.reason, "retry_at": d.retry_at} for d in self.deferred
+            ],
             "notes": [{"path": s.path, "note": s.reason} for s in self.notes],
             "chunks": self.chunks,
         }
@@ -102,7 +115,7 @@ def ingest_articles(
     settings: Settings, progress: ProgressFn | None = None, batch_chunks: int = 64,
 ) -> IngestSummary:  # fmt: skip
     articles = list(articles)
-    summary = IngestSummary()
+    summary = IngestSummary(read=len(articles))
     existing = store.articles()
     owner_of_hash = {s.hash: s.article_id for s in existing.values() if s.complete}
     count_tokens = count_tokens_fn(embeddings)

@@ -11,14 +11,18 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from ingest.cli import main
 from ingest.feeds import (
     MAX_ATTEMPTS,
+    RETRY_FIRST_S,
+    RETRY_MAX_S,
+    Clock,
     FeedRecord,
     FeedState,
     ItemRecord,
@@ -49,6 +53,16 @@ CLI_FETCH = ["--timeout", "0.5", "--retries", "0", "--json"]
 pytestmark = pytest.mark.usefixtures("_only_localhost")
 
 
+class StoppedClock:
+    """A clock that stands still until a test moves it (``clock.now = ...``)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def expected_skips(site: NewsSite, timeout: str) -> set[tuple[str, str]]:
     same = f"zelfde artikel als {site.url('/artikel/bibliotheek.html')}; één keer opgenomen"
     return {
@@ -69,13 +83,14 @@ def good_urls(site: NewsSite) -> set[str]:
 def run(
     site: NewsSite, store: ChunkStore, embeddings: Embeddings, settings: Settings, *,
     state: FeedState | None = None, since: str | None = None, options: FetchOptions = QUICK,
+    clock: Clock = time.time,
 ) -> tuple[IngestSummary, FeedState]:  # fmt: skip
     """One round over the site's feed, as the CLI runs it."""
     state = state or FeedState.load(state_path(settings))
     with open_client(options) as client:
         summary = ingest_feeds(
             [site.url("/feed.xml")], client=client, options=options, state=state, store=store,
-            embeddings=embeddings, settings=settings, since=since,
+            embeddings=embeddings, settings=settings, since=since, clock=clock,
         )  # fmt: skip
     return summary, state
 
@@ -192,33 +207,73 @@ def test_a_rerun_is_a_no_op_when_the_feed_did_not_change(site, store, fake_embed
     assert store.count() == chunks
 
 
-def test_only_new_items_are_fetched_and_transient_failures_get_another_try(
+def test_only_new_items_are_fetched_and_failed_ones_wait_for_their_back_off(
     site, store, fake_embeddings, settings
 ):  # type: ignore[no-untyped-def]
-    run(site, store, fake_embeddings, settings)
+    start = time.time()
+    run(site, store, fake_embeddings, settings, clock=lambda: start)
     add_zwembad(site)
     site.clear_log()
-    summary, _ = run(site, store, fake_embeddings, settings)
+    summary, _ = run(site, store, fake_embeddings, settings, clock=lambda: start + 60)
     assert summary.added == 1
     assert summary.article_ids == [site.url("/artikel/zwembad.html")]
-    # The changed feed, the new article, and the page that timed out last time: nothing else.
-    assert sorted(site.paths()) == ["/artikel/traag.html", "/artikel/zwembad.html", "/feed.xml"]
+    # The changed feed and the new article; the page that timed out waits for its back-off.
+    assert sorted(site.paths()) == ["/artikel/zwembad.html", "/feed.xml"]
+    waiting = {d.path: d.reason for d in summary.deferred}
+    assert waiting[site.url("/artikel/traag.html")] == "time-out na 0.3 s"
+    assert waiting[site.url("/artikel/verdwenen.html")] == "HTTP 404"
+    assert summary.skipped == []
+    # Once the time-out's back-off has passed it is tried again; the 404 waits a day.
+    site.clear_log()
+    run(site, store, fake_embeddings, settings, clock=lambda: start + RETRY_FIRST_S + 1)
+    assert sorted(site.paths()) == ["/artikel/traag.html", "/feed.xml"]
 
 
-def test_without_conditional_requests_seen_items_are_still_not_fetched_again(
+def test_a_page_that_keeps_failing_waits_longer_each_time_then_is_given_up(
     site, store, fake_embeddings, settings
 ):  # type: ignore[no-untyped-def]
     site.feed("/feed.xml", standard_items(), conditional=False)
-    site.routes["/artikel/traag.html"] = Route(fail_first=99)  # a 503 that does not go away
-    for attempt in range(1, MAX_ATTEMPTS + 2):
-        site.clear_log()
-        summary, _ = run(site, store, fake_embeddings, settings)
-        expected = ["/feed.xml"] + (["/artikel/traag.html"] if attempt <= MAX_ATTEMPTS else [])
-        if attempt == 1:
-            assert summary.added == 3
-            continue
-        assert sorted(site.paths()) == sorted(expected), attempt
-        assert summary.added == 0
+    site.routes["/artikel/traag.html"] = Route(fail_first=999)  # a 503 that does not go away
+    clock = StoppedClock(int(time.time()))
+    state = FeedState.load(state_path(settings))
+    pauses = []
+    for _ in range(MAX_ATTEMPTS + 1):
+        run(site, store, fake_embeddings, settings, state=state, clock=clock)
+        traag = state.feed(site.url("/feed.xml")).items["tn-003"]
+        if traag.retry_at is None:
+            break
+        retry_at = datetime.fromisoformat(traag.retry_at).timestamp()
+        pauses.append(round(retry_at - clock.now))
+        clock.now = retry_at  # the next run comes exactly when it is due
+    doubling = [min(RETRY_FIRST_S * 2**n, RETRY_MAX_S) for n in range(MAX_ATTEMPTS - 1)]
+    assert pauses == doubling
+    assert doubling[-1] == RETRY_MAX_S  # the cap is reached before the tries run out
+    assert (traag.status, traag.attempts) == ("failed", MAX_ATTEMPTS)
+    assert site.hits("/artikel/traag.html") == MAX_ATTEMPTS
+    clock.now += 10 * RETRY_MAX_S
+    run(site, store, fake_embeddings, settings, state=state, clock=clock)
+    assert site.hits("/artikel/traag.html") == MAX_ATTEMPTS  # given up
+    # Items that were ingested are never fetched again, however often the feed is read in full.
+    assert site.hits("/artikel/bibliotheek.html") == 1
+    assert site.hits("/feed.xml") == MAX_ATTEMPTS + 1
+
+
+def test_a_state_file_of_the_previous_version_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "feeds-vraagbaak.json"
+    path.write_text(json.dumps({"version": 1, "feeds": {"http://127.0.0.1:9/feed.xml": {
+        "etag": '"abc"', "last_modified": None, "since": None, "items": {
+            "tn-001": {"status": "done", "article_id": "http://127.0.0.1:9/a", "attempts": 1,
+                       "reason": None},
+            "tn-003": {"status": "retry", "article_id": None, "attempts": 1,
+                       "reason": "time-out na 15 s"},
+        }}}}))  # fmt: skip
+    state = FeedState.load(path)
+    record = state.feed("http://127.0.0.1:9/feed.xml")
+    assert record.etag == '"abc"' and record.items["tn-001"].article_id == "http://127.0.0.1:9/a"
+    assert record.items["tn-003"].due(time.time())  # no back-off recorded: tried at once
+    assert state.removed == set()
+    state.save()
+    assert FeedState.load(path).feed("http://127.0.0.1:9/feed.xml").items == record.items
 
 
 def test_since_leaves_older_items_out_until_a_run_reaches_further_back(
@@ -283,21 +338,6 @@ def test_watch_refuses_a_nonsense_interval() -> None:
 
 
 # --- the command ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, fake_embeddings, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """``main`` with the fake embedder and a private model cache; returns (code, json, stderr)."""
-    monkeypatch.setattr("qa.index.embeddings.load_embeddings", lambda settings: fake_embeddings)
-    monkeypatch.setenv("VRAAGBAAK_MODEL_CACHE", str(tmp_path / "cache"))
-
-    def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        lines = out.strip().splitlines()
-        return code, json.loads(lines[-1]) if lines else {}, err
-
-    return call
 
 
 def test_cli_feed_adds_reports_and_is_a_no_op_the_second_time(site, cli, capsys, tmp_path):  # type: ignore[no-untyped-def]
@@ -427,9 +467,12 @@ def test_the_command_in_its_own_process_then_watching_until_ctrl_c(
     assert "Gestopt na" in err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["added"] == 1
-    # The feed changed, so the page that timed out before got (and failed) its second try.
-    traag = {"path": site.url("/artikel/traag.html"), "reason": "time-out na 0.5 s"}
-    assert summary["skipped"] == [traag]
+    # The feed changed, but the page that timed out before waits for its back-off.
+    assert summary["skipped"] == []
+    waiting = {d["path"]: d["reason"] for d in summary["deferred"]}
+    assert waiting[site.url("/artikel/traag.html")] == "time-out na 0.5 s"
+    assert "overgeslagen (opnieuw proberen na " in err
+    assert site.hits("/artikel/traag.html") == 1
     assert site.hits("/artikel/zwembad.html") == 1
     assert site.hits("/artikel/bibliotheek.html") == 1  # fetched by the first process only
 

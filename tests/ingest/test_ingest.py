@@ -131,5 +131,5 @@ def test_cli_ingests_the_sample_corpus_then_reports_it_unchanged(
 def test_cli_exits_non_zero_when_the_index_is_of_another_model(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(index_dir=tmp_path)
     open_store(settings, IndexSpec("other", 3, 160, 1), for_writing=True)
-    assert ingest_main([str(NOS_ARTICLE), "--index", str(tmp_path), "-q"]) == 2
+    assert ingest_main([str(NOS_ARTICLE), "--index", str(tmp_path), "-q"]) == 1  # unusable index
     assert "--reset" in capsys.readouterr().err

@@ -174,6 +174,46 @@ def test_a_lexical_cache_behind_the_server_catches_up(
     assert not app.refresh_if_changed()  # nothing new: nothing to do
 
 
+def test_list_and_remove_through_a_chroma_server(
+    server_settings: Settings, fake_embeddings: BagOfWordsEmbeddings, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """``python -m ingest --list/--remove --chroma-url``, as run on another machine (its own
+    caches): the app serving the collection stops finding a removed article at once."""
+    from ingest.cli import main
+    from ingest.feeds import FeedState, state_path
+
+    app = _open(server_settings, fake_embeddings)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("noord", "zuid", "oost"):
+        (docs / f"{name}.txt").write_text(_article_text(name), encoding="utf-8")
+    ingest_paths([docs], store=app, embeddings=fake_embeddings, settings=server_settings)
+    monkeypatch.setenv("VRAAGBAAK_MODEL_CACHE", str(tmp_path / "other-machine"))
+    target = ["--chroma-url", server_settings.chroma_url or "", "--collection",
+              server_settings.collection]  # fmt: skip
+
+    def listed() -> dict[str, int]:
+        assert main(["--list", "--json", *target]) == 0
+        articles = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["articles"]
+        return {a["id"]: a["chunks"] for a in articles}
+
+    assert listed().keys() == {"noord.txt", "zuid.txt", "oost.txt"}
+    assert main(["--remove", "zuid.txt", "west.txt", *target]) == 2
+    assert "'west.txt'" in capsys.readouterr().err
+    assert len(listed()) == 3  # nothing removed
+    assert main(["--remove", "zuid.txt", *target]) == 0
+    assert listed().keys() == {"noord.txt", "oost.txt"}
+    assert app.refresh_if_changed()
+    assert app.lexical_search(["zuidbrug"], 5) == []
+    assert app.lexical_search(["noordbrug"], 5)
+    question = fake_embeddings.embed_query("Is de zuidbrug in zuid weer open?")
+    assert "zuid.txt" not in {h.article_id for h in app.dense_search(question, 5)}
+    assert app.count() == app.lexical.count() == sum(listed().values())
+    cli_settings = server_settings.replace(model_cache=tmp_path / "other-machine")
+    assert FeedState.load(state_path(cli_settings)).removed == {"zuid.txt"}
+
+
 @pytest.mark.parametrize("mode", ["embedded", "server"])
 def test_an_index_rebuilt_for_another_model_under_a_running_app_is_refused_clearly(
     mode: str, server_settings: Settings, fake_embeddings: BagOfWordsEmbeddings
