@@ -11,9 +11,9 @@ from qa.runtime import prepare_environment
 prepare_environment()  # offline, no analytics: before gradio and the models are imported
 
 from ingest.pipeline import ingest_paths  # noqa: E402
+from qa.app import build_demo, ensure_sample_index, launch_options  # noqa: E402
 from qa.pipeline import build_pipeline  # noqa: E402
 from qa.settings import Settings  # noqa: E402
-from qa.ui import build_demo, ensure_sample_index, launch_options  # noqa: E402
 
 settings = Settings.from_env()
 pipeline = build_pipeline(settings, hf_token=os.environ.get("HF_TOKEN"))

@@ -3,6 +3,7 @@
     python -m qa ask "Wat gaf Poetin aan Kim?" --index DIR [--llm SPEC] [--json]
     python -m qa eval eval/questions.jsonl --index DIR --out results.jsonl
     python -m qa bench [--quick] [--json]
+    python -m qa feedback [--index DIR] [--review OUT.jsonl]
 
 Settings come from ``VRAAGBAAK_*`` variables, then flags. Domain errors end as one clear line on
 stderr and exit code 2.
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="the sample corpus only (< 3 min)")
     bench.add_argument("--json", action="store_true", help="print the results as JSON (last line)")
     bench.add_argument("--out", type=Path, help="folder for the report and plot")
+
+    fb = sub.add_parser("feedback", help="summarise the app's 👍/👎 feedback")
+    fb.add_argument("--index", type=Path, help="index folder (VRAAGBAAK_INDEX)")
+    fb.add_argument("--review", type=Path, help="write each 👎 as an eval line to complete")
     return parser
 
 
@@ -67,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             from qa.measure.bench import run_bench
 
             return run_bench(quick=args.quick, as_json=args.json, out=args.out)
+        if args.command == "feedback":
+            from qa.app.feedback import run_feedback
+            from qa.settings import Settings
+
+            settings = Settings.from_env().replace(index_dir=args.index)
+            return run_feedback(settings, review=args.review)
         settings = _settings(args)
         from qa.pipeline import build_pipeline
 

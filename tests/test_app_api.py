@@ -14,8 +14,9 @@ import pytest
 
 from qa.pipeline import Pipeline
 
-ANSWER_KEYS = {"answer", "refused", "query", "sources", "cited", "warnings", "mode"}
-SOURCE_KEYS = {"n", "article_id", "title", "date", "source", "url", "text", "highlight"}
+ANSWER_KEYS = {"answer", "refused", "query", "sources", "cited", "warnings", "mode", "searched"}
+SOURCE_KEYS = {"n", "article_id", "title", "date", "source", "url", "text", "highlight",
+               "highlights", "sentences"}  # fmt: skip
 
 
 def _free_port() -> int:
@@ -27,7 +28,7 @@ def _free_port() -> int:
 @pytest.fixture
 def app_url(sample_pipeline: Pipeline) -> Iterator[str]:
     from ingest.pipeline import ingest_paths
-    from qa.ui import build_demo
+    from qa.app import build_demo
 
     demo = build_demo(sample_pipeline, ingest_files=ingest_paths)
     port = _free_port()
@@ -53,6 +54,12 @@ def test_ask_as_the_readme_shows_it(app_url: str) -> None:
         "En wat gaf Kim terug?", ["Wat gaf Poetin aan Kim?"], api_name="/ask"
     )
     print(follow_up["answer"])
+
+    # only some sources, or a period (ISO dates; either end may stay open)
+    filtered = client.predict(
+        "Wat gaf Poetin aan Kim?", sources=["NOS Nieuws"], date_from="2024-06", api_name="/ask"
+    )
+    print(filtered["answer"])
     # --- end of the README snippet ---
 
     assert set(result) == ANSWER_KEYS
@@ -62,7 +69,24 @@ def test_ask_as_the_readme_shows_it(app_url: str) -> None:
     assert result["sources"][0]["title"].startswith("Poetin haalt in Pyongyang banden aan")
     start, end = result["sources"][0]["highlight"]
     assert "limousine" in result["sources"][0]["text"][start:end]
+    assert any("limousine" in s for s in result["sources"][0]["sentences"])
     assert "kunst" in follow_up["answer"]
+    assert filtered["answer"] == result["answer"]  # the one NOS article answers either way
+    assert filtered["searched"] == []  # nothing else is left to search
+
+
+def test_filters_on_the_api(app_url: str) -> None:
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    lassy = "Lassy Small, krantentekst (UD Dutch Alpino)"
+    other = client.predict("Wat gaf Poetin aan Kim?", sources=[lassy], api_name="/ask")
+    assert {s["source"] for s in other["sources"]} <= {lassy}
+    nothing = client.predict("Wat gaf Poetin aan Kim?", date_from="2030-01-01", api_name="/ask")
+    assert nothing["answer"].startswith("Met deze filters blijft er geen artikel over")
+    assert nothing["refused"] is True and nothing["sources"] == []
+    bad = client.predict("Wat gaf Poetin aan Kim?", date_to="31-12-2024", api_name="/ask")
+    assert "geen geldige datum" in bad["error"]
 
 
 def test_errors_come_back_as_a_dutch_message(app_url: str) -> None:

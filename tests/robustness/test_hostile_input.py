@@ -351,11 +351,11 @@ def test_a_very_long_history_is_harmless(hostile_pipeline: Pipeline) -> None:
 
 @pytest.fixture
 def app(prefilled: ChunkStore, fake_embeddings: BagOfWordsEmbeddings, settings: Settings) -> Any:
-    from qa.ui import ChatApp
+    from qa.app.uploads import Uploader
 
     limited = settings.replace(max_upload_files=3, max_upload_mb=0.05)
     pipeline = Pipeline(limited, fake_embeddings, prefilled)
-    return ChatApp(pipeline, ingest_files=ingest_paths, settings=limited)
+    return Uploader(pipeline, ingest_paths, settings=limited)
 
 
 def _upload(folder: Path, name: str, text: str) -> SimpleNamespace:
@@ -374,7 +374,7 @@ def test_upload_names_with_folders_stay_in_the_upload_folder(app: Any, tmp_path:
     assert "passwd.txt" in app.pipeline.store.articles()  # the id is the base name
     staged = {p.relative_to(app.upload_dir).as_posix() for p in app.upload_dir.rglob("*")}
     assert staged == {"passwd.txt"}
-    from qa.ui import safe_upload_name
+    from qa.app.uploads import safe_upload_name
 
     for name in ("../../etc/passwd.txt", "..\\..\\boot.ini.txt", "/etc/passwd.txt"):
         assert "/" not in safe_upload_name(name) and "\\" not in safe_upload_name(name)
@@ -399,10 +399,10 @@ def test_uploads_of_other_types_are_skipped_with_a_reason(app: Any, tmp_path: Pa
 
 
 def test_the_app_shows_article_html_as_text(app: Any, hostile_pipeline: Pipeline) -> None:
-    from qa.ui import ChatApp
+    from qa.app.chat import ChatApp
 
     chat = ChatApp(hostile_pipeline)
-    *_, last = chat.respond(f"{XSS} Wat toont het museum in Leiden?", [], [], {})
+    *_, last = chat.respond(f"{XSS} Wat toont het museum in Leiden?", [])
     shown = json.dumps(last.chat) + last.sources
     assert "<script>" not in shown and "<img src=x" not in shown
     assert "&lt;script&gt;" in shown
@@ -410,7 +410,9 @@ def test_the_app_shows_article_html_as_text(app: Any, hostile_pipeline: Pipeline
 
 @pytest.mark.parametrize("question", [None, 123, {"vraag": 1}, "x" * 100_000, ""])
 def test_the_api_answers_bad_input_with_an_error_field(app: Any, question: Any) -> None:
-    result = app.ask(question, history="niet eens een lijst")
+    from qa.app.chat import ChatApp
+
+    result = ChatApp(app.pipeline).ask(question, history="niet eens een lijst")
     assert set(result) == {"error"} and result["error"].strip()
 
 
@@ -421,7 +423,7 @@ def test_the_api_answers_bad_input_with_an_error_field(app: Any, question: Any) 
 def test_with_auth_set_the_app_needs_a_login(sample_pipeline: Pipeline) -> None:
     from gradio_client import Client
 
-    from qa.ui import build_demo, launch_options
+    from qa.app import build_demo, launch_options
     from tests.robustness.chroma_server import free_port
 
     settings = sample_pipeline.settings.replace(auth="redactie:geheim-123")
