@@ -231,7 +231,11 @@ class FeedState:
         return self.feeds.setdefault(url, FeedRecord())
 
     def save(self) -> None:
-        """Write atomically (temp file + rename): a crash leaves the old state or the new one."""
+        """Write atomically (temp file + rename): a crash leaves the old state or the new one.
+
+        Removals saved by another process meanwhile (``--remove`` while ``--watch`` runs) are
+        kept, not overwritten."""
+        self.catch_up_removed()
         for record in self.feeds.values():
             while len(record.items) > MAX_ITEMS_KEPT:
                 record.items.pop(next(iter(record.items)))
@@ -270,6 +274,11 @@ class FeedState:
                 forgotten += len(gone)
         return forgotten
 
+    def catch_up_removed(self) -> None:
+        """Take in the removals another process saved since this state was read."""
+        if self.path.exists():
+            self.mark_removed(FeedState.load(self.path).removed)
+
     def mark_removed(self, article_ids: Iterable[str]) -> None:
         """Remember that a person removed these articles: no feed round brings them back."""
         ids = set(article_ids)
@@ -282,7 +291,13 @@ class FeedState:
 
 def _item_record(raw: dict[str, Any]) -> ItemRecord:
     # Keys a later version may add are left out rather than making the whole file unreadable.
-    return ItemRecord(**{k: v for k, v in raw.items() if k in ItemRecord.__dataclass_fields__})
+    item = ItemRecord(**{k: v for k, v in raw.items() if k in ItemRecord.__dataclass_fields__})
+    try:
+        if item.retry_at is not None:
+            _epoch(item.retry_at)
+    except (TypeError, ValueError):
+        item.retry_at = None  # a time that cannot be read: due at once
+    return item
 
 
 def _record_json(record: FeedRecord) -> dict[str, Any]:
@@ -312,6 +327,7 @@ def ingest_feeds(
     say: Say | None = None, note_unchanged: bool = True, clock: Clock = time.time,
 ) -> IngestSummary:  # fmt: skip
     """One round over every feed; the state is saved after each feed."""
+    state.catch_up_removed()  # a person may have removed articles since the last round
     in_index = set(store.articles())
     if forgotten := state.forget_missing(in_index):
         log.warning("%d feed items no longer in the index; fetching them again", forgotten)

@@ -266,11 +266,13 @@ def test_a_state_file_of_the_previous_version_still_loads(tmp_path: Path) -> Non
                        "reason": None},
             "tn-003": {"status": "retry", "article_id": None, "attempts": 1,
                        "reason": "time-out na 15 s"},
+            "tn-004": {"status": "retry", "attempts": 2, "retry_at": "morgen", "extra": 1},
         }}}}))  # fmt: skip
     state = FeedState.load(path)
     record = state.feed("http://127.0.0.1:9/feed.xml")
     assert record.etag == '"abc"' and record.items["tn-001"].article_id == "http://127.0.0.1:9/a"
     assert record.items["tn-003"].due(time.time())  # no back-off recorded: tried at once
+    assert record.items["tn-004"].due(time.time())  # nor when its time cannot be read
     assert state.removed == set()
     state.save()
     assert FeedState.load(path).feed("http://127.0.0.1:9/feed.xml").items == record.items
@@ -330,6 +332,21 @@ def test_watch_picks_up_new_items_and_a_running_app_sees_them(
     question = fake_embeddings.embed_query("Wanneer gaat zwembad De Spetter weer open?")
     assert site.url("/artikel/zwembad.html") in {h.url for h in app_store.dense_search(question, 5)}
     app_store.lexical.close()
+
+
+def test_a_removal_while_the_feeds_are_watched_is_not_undone_by_the_watcher(
+    site, store, fake_embeddings, settings, cli, capsys
+):  # type: ignore[no-untyped-def]
+    _, state = run(site, store, fake_embeddings, settings)  # the watcher keeps this in memory
+    markt = site.url("/artikel/markt.html")
+    code, _, err = cli(capsys, "--remove", markt, "--index", str(settings.index_dir))
+    assert code == 0, err
+    add_zwembad(site)  # the feed changes, so the watcher's next round reads it in full
+    summary, _ = run(site, store, fake_embeddings, settings, state=state)
+    assert summary.added == 1 and markt not in store.articles()
+    assert site.hits("/artikel/markt.html") == 1
+    state.save()
+    assert FeedState.load(state_path(settings)).removed == {markt}
 
 
 def test_watch_refuses_a_nonsense_interval() -> None:
