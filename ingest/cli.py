@@ -191,7 +191,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _list_or_remove(args: argparse.Namespace) -> int:
     """``--list`` or ``--remove``: the index as it was built (no model needed)."""
-    from ingest.feeds import FeedState, state_path
+    from ingest.feeds import remove_articles
     from qa.errors import UnknownArticleError, VraagbaakError
     from qa.index.store import open_store, recorded_spec
 
@@ -201,7 +201,7 @@ def _list_or_remove(args: argparse.Namespace) -> int:
         if args.list:
             _print_articles(store.list_articles(), as_json=args.json)
             return 0
-        store.remove_articles(args.remove)  # all or nothing
+        remove_articles(args.remove, store=store, settings=settings)  # all or nothing
     except UnknownArticleError as err:
         print(f"Fout: {err}", file=sys.stderr)
         return 2
@@ -212,16 +212,6 @@ def _list_or_remove(args: argparse.Namespace) -> int:
         print(f"Fout: {err}", file=sys.stderr)
         return 2
     removed = list(dict.fromkeys(args.remove))
-    # Remembered in the feeds' state, so that no feed round brings them back.
-    state = FeedState.load(state_path(settings))
-    state.mark_removed(removed)
-    try:
-        state.save()
-    except OSError as err:
-        print(f"Fout: verwijderd uit de index, maar de feedstatus ({state.path}) kon niet worden "
-              f"bijgewerkt ({err.strerror or err}); een feed kan het artikel terugbrengen.",
-              file=sys.stderr)  # fmt: skip
-        return 1
     if args.json:
         print(json.dumps({"removed": removed}, ensure_ascii=False))
     else:

@@ -60,6 +60,7 @@ from ingest.web import (
     fetch_article,
     is_http_url,
 )
+from qa.errors import VraagbaakError
 from qa.index.store import date_number
 from qa.types import Article
 
@@ -316,6 +317,23 @@ def _iso(epoch: float) -> str:
 def _epoch(iso: str) -> float:
     when = datetime.fromisoformat(iso)
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def remove_articles(ids: Sequence[str], *, store: ChunkStore, settings: Settings) -> int:
+    """Take articles out of the index (``ChunkStore.remove_articles``: all or nothing, raises
+    ``UnknownArticleError``) and remember them as removed, so that no feed brings them back.
+    Returns how many were removed. ``python -m ingest --remove`` uses it; an app can too."""
+    removed = store.remove_articles(ids)
+    state = FeedState.load(state_path(settings))
+    state.mark_removed(ids)
+    try:
+        state.save()
+    except OSError as err:
+        raise VraagbaakError(
+            f"Verwijderd uit de index, maar de feedstatus ({state.path}) kon niet worden "
+            f"bijgewerkt ({err.strerror or err}); een feed kan het artikel terugbrengen."
+        ) from err
+    return removed
 
 
 # --- a round ----------------------------------------------------------------------------------
