@@ -10,7 +10,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test lint typecheck pytest bench bench-quick system-deps clean
+.PHONY: setup run test lint typecheck pytest bench bench-quick train-reader system-deps clean
 
 setup: $(STAMP) system-deps
 
@@ -49,6 +49,10 @@ bench-quick: setup
 
 bench: setup
 	$(PY) -m qa bench
+
+# Rebuild the reader's committed weights (qa/answer/weights) from data/reader; not part of setup.
+train-reader: setup
+	$(PY) -m qa train-reader
 
 clean:
 	rm -rf $(VENV) index .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@
     python -m qa eval eval/questions.jsonl --index DIR --out results.jsonl
     python -m qa bench [--quick] [--json]
     python -m qa feedback [--index DIR] [--review OUT.jsonl]
+    python -m qa train-reader [--data DIR] [--out DIR]
 
 Settings come from ``VRAAGBAAK_*`` variables, then flags. Domain errors end as one clear line on
 stderr and exit code 2.
@@ -55,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the results as JSON (last line)")
     bench.add_argument("--out", type=Path, help="folder for the report and plot")
 
+    train = sub.add_parser(
+        "train-reader", help="train the reader from data/reader (2 cores: minutes)"
+    )
+    train.add_argument("--data", type=Path, help="folder with train-*.jsonl (default: data/reader)")
+    train.add_argument("--out", type=Path, help="weights folder (default: qa/answer/weights)")
+    train.add_argument(
+        "--limit", type=int, help="only the first N articles of each file (a quick run)"
+    )
+    train.add_argument("--cache", type=Path, help="embedding cache (default: .cache/reader)")
+
     fb = sub.add_parser("feedback", help="summarise the app's 👍/👎 feedback")
     fb.add_argument("--index", type=Path, help="index folder (VRAAGBAAK_INDEX)")
     fb.add_argument("--review", type=Path, help="write each 👎 as an eval line to complete")
@@ -72,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             from qa.measure.bench import run_bench
 
             return run_bench(quick=args.quick, as_json=args.json, out=args.out)
+        if args.command == "train-reader":
+            return _train_reader(args)
         if args.command == "feedback":
             from qa.app.feedback import run_feedback
             from qa.settings import Settings
@@ -93,6 +106,26 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         print(f"Fout: {err}", file=sys.stderr)
         return 2
+
+
+def _train_reader(args: argparse.Namespace) -> int:
+    """Reproduce the reader's weights from the repo's data (see qa.answer.training)."""
+    from qa.answer.reader import WEIGHTS_DIR
+    from qa.answer.training import DATA_DIR, train_reader
+    from qa.index.embeddings import load_embeddings
+    from qa.settings import REPO_ROOT, Settings
+
+    command = "python -m qa train-reader" + "".join(
+        f" --{k} {v}" for k, v in (("data", args.data), ("limit", args.limit)) if v
+    )
+    report = train_reader(
+        load_embeddings(Settings.from_env()), data_dir=args.data or DATA_DIR,
+        out_dir=args.out or WEIGHTS_DIR, limit=args.limit, command=command,
+        cache_path=args.cache or REPO_ROOT / ".cache" / "reader" / "embeddings.npz",
+        progress=lambda line: print(line, flush=True),
+    )  # fmt: skip
+    print("Geschreven: " + ", ".join(str(f) for f in report.files))
+    return 0
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -19,18 +19,15 @@ from langchain_core.embeddings import Embeddings
 
 from qa.answer.citations import REFUSAL
 from qa.answer.extractive import Extraction, Pick, extract_answer
-from qa.answer.followup import (
-    depends_on_history,
-    looks_like_follow_up,
-    rewrite_offline,
-    split_carried,
-)
-from qa.answer.sources import ArticleReader, Cited, cite, searched_titles
+from qa.answer.followup import looks_like_follow_up, rewrite_offline
+from qa.answer.question import parse_question
+from qa.answer.reader import Reader
+from qa.answer.sources import ArticleReader, Cited, cite, cite_passages, searched_titles
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
 from qa.index.retrieval import NO_FILTERS, Filters, HybridRetriever, Reranker, query_vector
 from qa.index.store import ChunkStore
 from qa.settings import Settings
-from qa.types import Answer, Hit, Source
+from qa.types import Answer, Hit
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -45,6 +42,7 @@ class Pipeline:
     store: ChunkStore
     llm: BaseChatModel | None = None
     reranker: Reranker | None = None
+    reader: Reader = field(default_factory=Reader)
     retriever: HybridRetriever = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,8 +79,9 @@ class Pipeline:
                 "python -m ingest data/articles)."
             )
         warnings: list[str] = []
-        # 2. follow-ups become standalone queries
-        query = self.rewrite(question, history, warnings)
+        # 2. the question analysed once; follow-ups become standalone queries
+        parsed = parse_question(question, history)
+        query = self.rewrite(question, history, warnings) if self.llm else parsed.query
         # 3. retrieve; a follow-up favours the article the conversation was about
         vector = query_vector(self.embeddings, query)
         topic = self.topic_article(question, history, filters)
@@ -90,11 +89,11 @@ class Pipeline:
             query, k=self.settings.top_k, filters=filters, vector=vector, prefer_article=topic
         )
         # 4. the offline answer: the answer without an LLM, and the fallback with one
-        own, context = split_carried(question, query)
         extraction = extract_answer(
-            own, hits, query_vector=vector, encode=self._encode_sentences,
-            doc_freq=self._doc_freq, read_article=self.store.article_chunks, context=context,
-            within=topic if topic and depends_on_history(question) else None,
+            parsed, hits, reader=self.reader, query_vector=vector,
+            encode=self._encode_sentences, doc_freq=self._doc_freq,
+            read_article=self.store.article_chunks,
+            within=topic if topic and parsed.points_back else None,
         )  # fmt: skip
         offline = offline_answer(query, hits, extraction, self.store.article_chunks)
         if self.llm is None or not hits:
@@ -169,15 +168,18 @@ class Pipeline:
         used_hits = hits[:used]
         check = check_citations("".join(parts), {n: h.text for n, h in enumerate(used_hits, 1)})
         refused = check.text.strip().startswith(REFUSAL) or not check.cited
-        sources = tuple(_passage_source(n, h) for n, h in enumerate(used_hits, start=1))
+        text, sources, cited = cite_passages(
+            check.text.strip(), used_hits, check.cited, self.store.article_chunks
+        )
         yield Answer(
-            answer=check.text.strip(),
+            answer=text,
             refused=refused,
             query=query,
             sources=sources,
-            cited=check.cited,
+            cited=cited,
             warnings=(*warnings, *check.warnings),
             mode=self.settings.llm,
+            searched=searched_titles(hits, sources),
             retrieved=tuple(dict.fromkeys(h.article_id for h in hits)),
         )
 
@@ -237,13 +239,6 @@ def _runs(picks: Sequence[Pick]) -> list[list[Pick]]:
         else:
             runs.append([pick])
     return runs
-
-
-def _passage_source(n: int, hit: Hit) -> Source:
-    return Source(
-        n=n, article_id=hit.article_id, title=hit.title, text=hit.text,
-        date=hit.date, source=hit.source, url=hit.url,
-    )  # fmt: skip
 
 
 def _with_warnings(answer: Answer, warnings: list[str]) -> Answer:

@@ -13,8 +13,8 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,6 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from qa.answer.reader import Reader, Scored, Thresholds
 from qa.settings import REPO_ROOT, Settings
 from qa.text import terms
 
@@ -54,6 +55,32 @@ class BagOfWordsEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+
+class OverlapReader(Reader):
+    """A fake reader with no weights: P(answers) is the share of the question's terms a sentence
+    and its neighbours hold (with word pairs and who-does-what-to-whom counted too), and the
+    question counts as answered when the best sentence holds most of them. Deterministic, so
+    tests of the answer path don't depend on the trained model."""
+
+    def __init__(self, answer: float = 0.5, second: float = 0.6) -> None:
+        super().__init__(Path("/nonexistent"))
+        self._thresholds = Thresholds(answer=answer, second=second)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self._thresholds
+
+    def score(self, scored: Sequence[Scored]) -> list[Scored]:
+        def p(s: Scored) -> float:
+            f = s.features
+            raw = f["lexical"] + 0.3 * f["context"] + 0.3 * f["bigram"] + 0.5 * f["roles"]
+            return max(0.0, min(1.0, raw + 0.2 * f["typed"] * (f["atype"] > 0)))
+
+        return sorted((replace(s, p=p(s)) for s in scored), key=lambda s: s.p, reverse=True)
+
+    def answerable(self, scored: Sequence[Scored]) -> float:
+        return max((s.p for s in scored), default=0.0)
 
 
 @pytest.fixture
@@ -92,16 +119,16 @@ def fake_sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def sample_pipeline(tmp_path: Path, fake_sample_index: Path, fake_embeddings: BagOfWordsEmbeddings):  # type: ignore[no-untyped-def]
-    """A pipeline over a private copy of the whole sample corpus, with the fake embedder."""
+    """A pipeline over a private copy of the whole sample corpus, with the fake embedder and the
+    fake reader (the trained reader expects the real model's similarities)."""
     from qa.index.store import open_store, spec_for
     from qa.pipeline import Pipeline
 
     folder = tmp_path / "sample-index"
     shutil.copytree(fake_sample_index, folder)
     s = Settings(index_dir=folder, model_cache=tmp_path / "cache")
-    return Pipeline(
-        s, fake_embeddings, open_store(s, spec_for(s, fake_embeddings), for_writing=True)
-    )
+    store = open_store(s, spec_for(s, fake_embeddings), for_writing=True)
+    return Pipeline(s, fake_embeddings, store, reader=OverlapReader())
 
 
 # --- integration: the real bundled model, built once per session ------------------------------

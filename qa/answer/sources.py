@@ -9,6 +9,7 @@ not cited are not sources; their titles are listed apart (``Answer.searched``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -94,3 +95,44 @@ def searched_titles(hits: Sequence[Hit], cited: Sequence[Source]) -> tuple[str, 
         if hit.article_id not in used and hit.article_id not in titles:
             titles[hit.article_id] = hit.title or hit.article_id
     return tuple(titles.values())
+
+
+_MARKER = re.compile(r"\[(\d+(?:, \d+)*)\]")
+
+
+def cite_passages(
+    text: str, passages: Sequence[Hit], cited: Sequence[int], read_article: ArticleReader | None
+) -> tuple[str, tuple[Source, ...], tuple[int, ...]]:
+    """A generated answer cites numbered passages ("[2]"); readers get articles. Each cited
+    passage becomes its article's source, with the passage sentence that shares most words with
+    the answer's sentences that cite it highlighted, and the markers are renumbered to match.
+    Returns the renumbered text, the sources and the cited source numbers."""
+    from qa.text import split_sentences, terms
+
+    claims: dict[int, set[str]] = {}
+    for s, e in split_sentences(text):
+        sentence = text[s:e]
+        for match in _MARKER.finditer(sentence):
+            for n in (int(x) for x in match.group(1).split(", ")):
+                claims.setdefault(n, set()).update(terms(_MARKER.sub("", sentence)))
+    picked = []
+    for n in cited:
+        if not 1 <= n <= len(passages):
+            continue
+        passage = passages[n - 1]
+        sentences = passage.sentence_texts() or [
+            (passage.start, passage.start + len(passage.text), passage.text)
+        ]
+        wanted = claims.get(n, set())
+        start, end, _ = max(sentences, key=lambda st: len(wanted & set(terms(st[2]))))
+        picked.append((n, Cited(passage, start, end)))
+    sources, numbers = cite([c for _, c in picked], read_article)
+    renumber = {n: m for (n, _), m in zip(picked, numbers, strict=True)}
+
+    def rewrite(match: re.Match[str]) -> str:
+        new = dict.fromkeys(
+            renumber[int(x)] for x in match.group(1).split(", ") if int(x) in renumber
+        )
+        return "[" + ", ".join(str(n) for n in new) + "]" if new else ""
+
+    return _MARKER.sub(rewrite, text), sources, tuple(dict.fromkeys(numbers))
