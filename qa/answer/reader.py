@@ -56,7 +56,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "lexical_raw", "lexical_gap", "lexical_rank", "novelty", "position", "first",
         "n_words", "has_number", "q_terms", "q_word", "english", "follow_up", "n_candidates",
         "art_lexical_max", "window_cov", "art_cov", "title_cov", "dense_title",
-        "art_dense_mean",
+        "art_dense_mean", "prev_dense", "next_dense", "prev_lexical", "next_lexical",
     ),
     "local_context": ("local", "context"),
     "word_order_roles": ("bigram", "order", "roles"),
@@ -153,6 +153,13 @@ def features(
     art_terms = {a.article_id: set(terms(f"{a.title} {a.text}")) for a in articles}
     title_terms = {a.article_id: set(terms(a.title)) for a in articles}
     q_word = _question_word(question.own)
+    # the neighbours' scores: the answer is often the sentence after the one that matches
+    by_place = {
+        (c.hit.article_id, c.index): (float(d), c.features["lexical"])
+        for c, d in zip(head, dense, strict=True)
+    }
+    lexical_all = {(c.hit.article_id, c.index): c.features["lexical"] for c in cands}
+    floor = float(dense.min()) if len(dense) else 0.0
     out = []
     for i, c in enumerate(head):
         f = c.features
@@ -189,6 +196,10 @@ def features(
             "title_cov": _share(q_terms, title_terms[aid]),
             "dense_title": float(title_dense.get(c.hit.title, 0.0)),
             "art_dense_mean": art_dense_mean[aid],
+            "prev_dense": by_place.get((aid, c.index - 1), (floor, 0.0))[0] - float(dense[i]),
+            "next_dense": by_place.get((aid, c.index + 1), (floor, 0.0))[0] - float(dense[i]),
+            "prev_lexical": lexical_all.get((aid, c.index - 1), 0.0),
+            "next_lexical": lexical_all.get((aid, c.index + 1), 0.0),
             "local": f["local"],
             "context": f["context"],
             "bigram": f["bigram"],

@@ -38,9 +38,23 @@ def test_unanswerable_questions_are_refused(real_pipeline: Pipeline, question: s
     assert answer.refused and answer.answer.startswith("Dat staat niet in de artikelen.")
 
 
-def test_answers_are_short_and_cite_one_sentence(real_pipeline: Pipeline) -> None:
+def test_a_refusal_says_what_the_articles_do_say_nearest(real_pipeline: Pipeline) -> None:
+    answer = real_pipeline.ask("Hoeveel kostte de limousine?")
+    assert answer.refused and "Het dichtst erbij komt:" in answer.answer
+    assert [s.article_id for s in answer.sources] == [NOS]  # that sentence's article only
+    assert answer.sources[0].sentences[0] in answer.answer
+
+
+def test_a_question_in_english_is_answered_from_the_dutch_articles(
+    real_pipeline: Pipeline,
+) -> None:
+    answer = real_pipeline.ask("When did Putin first visit North Korea?")
+    assert not answer.refused and "2000" in answer.answer
+    assert answer.sources[0].article_id == NOS
+
+
+def test_answers_are_short_and_cite_their_sentences(real_pipeline: Pipeline) -> None:
     answer = real_pipeline.ask("Wanneer bezocht Poetin Noord-Korea voor het eerst?")
     assert "2000" in answer.answer and len(answer.answer) <= 350
     source = answer.sources[0]
-    start, end = source.highlight  # type: ignore[misc]
-    assert source.text[start:end] in answer.answer
+    assert all(sentence in answer.answer for sentence in source.sentences)
