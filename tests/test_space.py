@@ -38,3 +38,9 @@ def test_requirements_list_exactly_the_runtime_dependencies() -> None:
 def test_the_app_file_exists_and_reads_no_host_of_its_own() -> None:
     app = (REPO_ROOT / "app.py").read_text(encoding="utf-8")
     assert "demo.launch(" in app and "server_name=" not in app and "share=True" not in app
+
+
+def test_the_space_installs_what_lightgbm_needs() -> None:
+    # LightGBM's wheel links the system OpenMP runtime; a Space installs it from packages.txt.
+    packages = (REPO_ROOT / "packages.txt").read_text(encoding="utf-8").split()
+    assert "libgomp1" in packages

@@ -254,13 +254,25 @@ def matrix(rows: Sequence[dict[str, float]], names: Sequence[str] = FEATURES) ->
 
 # --- the refusal model's features: one row per question -----------------------------------------
 
-REFUSAL_FEATURES = (
-    "p1", "p2", "margin", "logit1", "p_sum", "dense1", "lexical1", "art_missing1",
-    "art_missing_share1", "sent_anchor_share1", "counted_missing1", "typed1", "must_type",
-    "atype", "english", "follow_up", "n_anchors", "q_terms", "holder_near1", "named1",
-    "max_dense", "max_lexical", "window_cov1", "art_cov1", "title_cov1", "context1",
-    "same_article2",
-)  # fmt: skip
+# Each refusal feature and the candidate feature it is read from (None: from the scores alone).
+REFUSAL_SOURCES: dict[str, str | None] = {
+    "p1": None, "p2": None, "margin": None, "logit1": None, "p_sum": None,
+    "same_article2": None, "dense1": "dense", "max_dense": "dense", "lexical1": "lexical",
+    "max_lexical": "lexical", "english": "english", "follow_up": "follow_up",
+    "q_terms": "q_terms", "window_cov1": "window_cov", "art_cov1": "art_cov",
+    "title_cov1": "title_cov", "context1": "context", "art_missing1": "art_missing",
+    "art_missing_share1": "art_missing_share", "sent_anchor_share1": "sent_anchor_share",
+    "counted_missing1": "counted_missing", "n_anchors": "n_anchors", "typed1": "typed",
+    "must_type": "must_type", "atype": "atype", "holder_near1": "holder_near",
+    "named1": "named",
+}  # fmt: skip
+REFUSAL_FEATURES: tuple[str, ...] = tuple(REFUSAL_SOURCES)
+
+
+def refusal_features(names: Sequence[str]) -> tuple[str, ...]:
+    """The refusal features a reader with candidate features ``names`` can read."""
+    have = set(names)
+    return tuple(r for r, source in REFUSAL_SOURCES.items() if source is None or source in have)
 
 
 def refusal_row(scored: Sequence[Scored]) -> dict[str, float]:
@@ -310,7 +322,7 @@ class Thresholds:
     """Calibrated on held-out training domains by ``qa.answer.training``."""
 
     answer: float  # P(answerable) below this: refuse
-    second: float  # a second sentence joins when its P is at least this
+    second: float  # a runner-up joins when its P is at least this share of the best one's
 
 
 class Reader:

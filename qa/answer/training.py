@@ -43,6 +43,7 @@ from qa.answer.reader import (
     Scored,
     features,
     matrix,
+    refusal_features,
     refusal_row,
 )
 from qa.text import split_sentences, terms
@@ -63,7 +64,7 @@ RANKER_ROUNDS = 300
 REFUSER_PARAMS: dict[str, Any] = {**RANKER_PARAMS, "num_leaves": 7, "min_data_in_leaf": 30}
 REFUSER_ROUNDS = 200
 MAX_ANSWERABLE_REFUSED = 0.10  # the calibration never refuses more answerable questions
-SECOND_PRECISION = 0.5  # a runner-up joins the answer only where such runners-up mostly answer
+SECOND_PRECISION = 0.25  # a runner-up joins only where such runners-up hold the answer this often
 
 Progress = Callable[[str], None]
 
@@ -373,13 +374,15 @@ def with_probs(examples: Sequence[Example], probs: Sequence[float]) -> list[list
     return out
 
 
-def train_refuser(rows: Sequence[dict[str, float]], answerable: Sequence[bool]) -> Any:
+def train_refuser(
+    rows: Sequence[dict[str, float]],
+    answerable: Sequence[bool],
+    names: Sequence[str] = REFUSAL_FEATURES,
+) -> Any:
     import lightgbm as lgb
 
-    x = matrix(rows, REFUSAL_FEATURES)
-    data = lgb.Dataset(
-        x, np.array(answerable, dtype=np.float64), feature_name=list(REFUSAL_FEATURES)
-    )
+    x = matrix(rows, names)
+    data = lgb.Dataset(x, np.array(answerable, dtype=np.float64), feature_name=list(names))
     return lgb.train(dict(REFUSER_PARAMS), data, num_boost_round=REFUSER_ROUNDS)
 
 
@@ -415,14 +418,17 @@ def cross_fit(
     done = [s or [] for s in scored]
     # the refusal model, cross-fit the same way on the ranker's held-out scores
     rows = [refusal_row(s) if s else _empty_row() for s in done]
+    refusal_names = refusal_features(names)
     p_answerable = [0.0] * len(examples)
     for fold in range(k):
         train_idx = [i for i, e in enumerate(examples) if fold_of[e.domain] != fold]
         test_idx = [i for i, e in enumerate(examples) if fold_of[e.domain] == fold]
         model = train_refuser(
-            [rows[i] for i in train_idx], [examples[i].answerable for i in train_idx]
+            [rows[i] for i in train_idx],
+            [examples[i].answerable for i in train_idx],
+            refusal_names,
         )
-        probs = model.predict(matrix([rows[i] for i in test_idx], REFUSAL_FEATURES))
+        probs = model.predict(matrix([rows[i] for i in test_idx], refusal_names))
         for i, p in zip(test_idx, probs, strict=True):
             p_answerable[i] = float(p)
     return CrossFit(done, p_answerable)
@@ -435,17 +441,18 @@ def _empty_row() -> dict[str, float]:
 def calibrate(examples: Sequence[Example], fit: CrossFit) -> dict[str, float]:
     """The thresholds, from held-out scores only.
 
-    ``second``: a runner-up of the same article joins the answer when its P is at least this:
-    the lowest value at which the runners-up that join hold the answer at least
-    ``SECOND_PRECISION`` of the time (it must answer too, not merely be related).
+    ``second``: a runner-up of the same article joins the answer when its P is at least this
+    share of the best sentence's P (the reader can hardly tell the two apart): the lowest share
+    at which the runners-up that join hold the answer at least ``SECOND_PRECISION`` of the
+    time (held-out, a runner-up holds it about a fifth of the time whatever its own P).
     ``answer``: refuse below it; chosen to maximise answer accuracy plus the share of
     unanswerable questions refused, with at most ``MAX_ANSWERABLE_REFUSED`` of the answerable
     ones refused."""
     outcomes = [_outcome(e, s) for e, s in zip(examples, fit.scored, strict=True)]
-    runners = [(o.p2, o.second_right) for o in outcomes if o.p2 is not None]
+    runners = [(o.p2 / o.p1, o.second_right) for o in outcomes if o.p2 is not None and o.p1 > 0]
     second_t = 1.0
-    for t in np.linspace(0.05, 0.95, 91):
-        chosen = [right for p, right in runners if p >= t]
+    for t in np.linspace(0.05, 1.0, 96):
+        chosen = [right for ratio, right in runners if ratio >= t]
         if len(chosen) >= 10 and sum(chosen) / len(chosen) >= SECOND_PRECISION:
             second_t = float(t)
             break
@@ -467,6 +474,7 @@ class _Outcome:
 
     right: bool
     right_with_second: bool
+    p1: float
     p2: float | None
     second_right: bool  # the runner-up itself holds the answer
 
@@ -475,7 +483,7 @@ def _outcome(e: Example, scored: Sequence[Scored]) -> _Outcome:
     from qa.answer.extractive import answer_sentences
 
     if not e.answerable or not scored:
-        return _Outcome(False, False, None, False)
+        return _Outcome(False, False, 0.0, None, False)
     ranked = sorted(scored, key=lambda x: x.p, reverse=True)
     alone = answer_sentences(e.parsed, ranked, second=2.0)
     both = answer_sentences(e.parsed, ranked, second=0.0)
@@ -484,6 +492,7 @@ def _outcome(e: Example, scored: Sequence[Scored]) -> _Outcome:
     return _Outcome(
         right=answer in " ".join(p.text for p in alone),
         right_with_second=answer in " ".join(p.text for p in both),
+        p1=ranked[0].p,
         p2=next((s.p for s in ranked[1:] if extra and s.cand.start == extra[0].start), None),
         second_right=bool(extra) and answer in extra[0].text,
     )
@@ -502,7 +511,7 @@ def _metrics(
         if e.answerable:
             ans += 1
             refused_ans += refuse
-            joins = o.p2 is not None and o.p2 >= second
+            joins = o.p2 is not None and o.p2 >= second * o.p1
             right += not refuse and (o.right_with_second if joins else o.right)
         else:
             unans += 1
