@@ -19,6 +19,7 @@ behaviour lives in ``chat``, ``articles``, ``uploads`` and ``feedback``, tested 
 # time (gr.SelectData, gr.LikeData, gr.Progress, and the ``/ask`` endpoint's parameters).
 
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,9 @@ EXAMPLES = (
     "Waar ligt Spa-Francorchamps?",
 )
 STORAGE_KEY = "vraagbaak-gesprek"  # where the browser keeps the conversation (localStorage)
+# Marks the page as ready once the kept conversation and the article list are in (tests wait
+# for it; a person never types that fast).
+LOADED_JS = "() => { document.body.dataset.vraagbaak = 'klaar'; }"
 THANKS = {
     "up": "Dank je voor je \U0001f44d. Wil je er iets bij zeggen? (optioneel)",
     "down": "Dank je voor je \U0001f44e. Wat klopte er niet? (optioneel)",
@@ -224,37 +228,47 @@ def build_demo(
         chat_inputs = [textbox, turns, source_filter, date_from, date_to]
         chat_outputs = [textbox, chatbot, turns, sources, status]
 
-        def after_chat(turns_value: list[Turn]) -> tuple[Any, Any]:
-            """Keep the conversation in the browser and ready for "Exporteer"."""
+        kept = [saved, export]  # what follows the conversation: the browser's copy, the export
+
+        def keep(turns_value: list[Turn]) -> tuple[Any, Any]:
+            """The conversation for the browser to keep, and the file for "Exporteer"."""
             path = chat.export(turns_value)
             download = gr.DownloadButton(value=str(path) if path else None,
                                          interactive=path is not None)  # fmt: skip
             return chat.save(turns_value), download
 
+        def respond(
+            message: str, turns_value: list[Turn], chosen: list[str] | None, start: str,
+            end: str,
+        ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+            """chat.respond, with the final answer kept in the same step that shows it (a
+            reload right after an answer finds it), and the step before held back one step."""
+            held: ChatUpdate | None = None
+            for step, update in enumerate(chat.respond(message, turns_value, chosen, start, end)):
+                if step == 0:  # "Ik zoek in de artikelen…" shows at once
+                    yield (*update, gr.skip(), gr.skip())
+                    continue
+                if held is not None:
+                    yield (*held, gr.skip(), gr.skip())
+                held = update
+            if held is not None:
+                yield (*held, *keep(held.turns))
+
         # The chat, the examples and the API share one limit: answering is CPU-bound.
         answering: dict[str, Any] = {"concurrency_id": "answer", "show_progress": "hidden"}
         gr.on(
-            [textbox.submit, send.click], chat.respond, chat_inputs, chat_outputs,
+            [textbox.submit, send.click], respond, chat_inputs, [*chat_outputs, *kept],
             **answering, **private,
-        ).then(after_chat, [turns], [saved, export], **private)  # fmt: skip
+        )  # fmt: skip
         examples.load_input_event.then(
-            chat.respond, chat_inputs, chat_outputs, **answering, **private
-        ).then(after_chat, [turns], [saved, export], **private)
+            respond, chat_inputs, [*chat_outputs, *kept], **answering, **private
+        )
 
-        def new_chat() -> ChatUpdate:
-            return chat.new_chat()
+        def new_chat() -> tuple[Any, ...]:
+            return (*chat.new_chat(), *keep([]))
 
         for trigger in (clear.click, chatbot.clear):
-            trigger(new_chat, None, chat_outputs, queue=False, **private).then(
-                after_chat, [turns], [saved, export], **private
-            )
-
-        def restore(saved_value: Any) -> ChatUpdate:
-            return chat.restore(saved_value)
-
-        demo.load(restore, [saved], chat_outputs, **private).then(
-            after_chat, [turns], [saved, export], **private
-        )
+            trigger(new_chat, None, [*chat_outputs, *kept], queue=False, **private)
 
         def select(turns_value: list[Turn], evt: gr.SelectData) -> str:
             return chat.show_sources(turns_value, evt.index)
@@ -309,7 +323,15 @@ def build_demo(
         def refresh(query: str) -> tuple[Any, ...]:
             return show(desk.listing(query))
 
-        demo.load(refresh, [search], listing_outputs, **private)
+        def on_load(saved_value: Any, query: str) -> tuple[Any, ...]:
+            """One event when the page opens: the conversation the browser kept (with its
+            export), and the articles (with the filters' sources)."""
+            update = chat.restore(saved_value)
+            return (*update, keep(update.turns)[1], *show(desk.listing(query)))
+
+        demo.load(
+            on_load, [saved, search], [*chat_outputs, export, *listing_outputs], **private
+        ).then(None, js=LOADED_JS, **private)
         search.change(refresh, [search], listing_outputs, show_progress="hidden", **private)
 
         def pick(chosen: list[str], ids: list[str], evt: gr.SelectData) -> list[str]:

@@ -78,12 +78,14 @@ def render_source(source: Source, turn: int, *, cited: bool) -> str:
     )
 
 
-def render_searched(titles: Sequence[str], *, limit: int = 8) -> str:
-    """'Ook doorzocht: A; B; C en 2 meer' (nothing when nothing else was searched)."""
-    titles = [t for t in titles if t.strip()]
+def render_searched(titles: Sequence[str], *, limit: int = 8, width: int = 70) -> str:
+    """'Ook doorzocht: A; B; C en 2 meer' (nothing when nothing else was searched). A long
+    title (an article without one is named by its first sentence) is cut at ``width``."""
+    titles = [" ".join(t.split()) for t in titles if t.strip()]
     if not titles:
         return ""
-    shown = "; ".join(html.escape(t) for t in titles[:limit])
+    short = [t if len(t) <= width else t[: width - 1].rstrip() + "\u2026" for t in titles]
+    shown = "; ".join(html.escape(t) for t in short[:limit])
     more = len(titles) - limit
     return (
         f'<p class="vb-searched"><span>Ook doorzocht:</span> {shown}'

@@ -2,7 +2,9 @@
 and Debian's Chromium driven by Playwright (never ``playwright install``: it downloads).
 
 The app is started once per module (loading the model takes a while); each test gets a fresh
-browser page, so every test starts with an empty conversation.
+browser context, so every test starts with an empty conversation (the browser keeps it per
+context). Screenshots go to ``test-artifacts/``; with ``VRAAGBAAK_SCREENSHOTS=1`` they also
+replace the README's ``docs/screenshot-*.png``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +56,16 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     )
 
 
+@dataclass(frozen=True)
+class ServedApp:
+    url: str
+    index: Path  # the app's index folder (feedback.jsonl and uploads/ are in it)
+
+
 @pytest.fixture(scope="module")
-def app_url(real_sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served_app(
+    real_sample_index: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedApp]:
     """``python app.py`` on a free port of 127.0.0.1, over a private copy of the sample index."""
     folder = tmp_path_factory.mktemp("browser-app")
     index = folder / "index"
@@ -81,7 +92,7 @@ def app_url(real_sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_until_up(url, proc, log)
-        yield url
+        yield ServedApp(url, index)
     finally:
         proc.terminate()
         try:
@@ -89,6 +100,11 @@ def app_url(real_sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def app_url(served_app: ServedApp) -> str:
+    return served_app.url
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +121,67 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, app_url: str) -> Iterator[Any]:
-    """A fresh page on the app, in Dutch, with the chat ready."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="nl-NL")
+    """A fresh page on the app, in Dutch, with the chat ready (an empty conversation)."""
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, locale="nl-NL", accept_downloads=True
+    )
     context.set_default_timeout(60_000)
     pg = context.new_page()
     pg.goto(app_url, wait_until="domcontentloaded")
-    pg.get_by_test_id("textbox").first.wait_for()
+    wait_until_loaded(pg)
     yield pg
     context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as test-artifacts/<name>; with VRAAGBAAK_SCREENSHOTS=1 also
+    as docs/<name> (the README's pictures)."""
+    shot = REPO_ROOT / "test-artifacts" / name
+    shot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    if os.environ.get("VRAAGBAAK_SCREENSHOTS") == "1":
+        (REPO_ROOT / "docs").mkdir(exist_ok=True)
+        shutil.copyfile(shot, REPO_ROOT / "docs" / name)
+    return shot
+
+
+SEARCHING = "Ik zoek in de artikelen"
+
+
+def wait_until_loaded(page: Any) -> None:
+    """Until the page has its kept conversation and the article list (``LOADED_JS``)."""
+    page.get_by_test_id("textbox").first.wait_for()
+    page.wait_for_function("document.body.dataset.vraagbaak === 'klaar'")
+
+
+def ask(page: Any, question: str) -> Any:
+    """Type a question, press Enter, and wait for the whole answer; returns its chat bubble."""
+    before = page.get_by_test_id("bot").count()
+    box = page.get_by_test_id("textbox").first
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        """([n, searching]) => {
+            const bots = document.querySelectorAll('[data-testid=bot]');
+            return bots.length > n && !bots[bots.length - 1].innerText.includes(searching);
+        }""",
+        arg=[before, SEARCHING],
+    )
+    return page.get_by_test_id("bot").last
+
+
+def open_tab(page: Any, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def upload(page: Any, path: Path) -> str:
+    """Add one article file on the Artikelen tab; returns the report's text."""
+    open_tab(page, "Artikelen")
+    page.locator("#bestanden input[type=file]").set_input_files(str(path))
+    page.locator("#bestanden").get_by_text(path.name).first.wait_for()  # uploaded to the server
+    page.get_by_role("button", name="Toevoegen", exact=True).click()
+    report = page.locator(".vb-notice", has_text="toegevoegd").last
+    report.wait_for()
+    text = str(report.inner_text())
+    open_tab(page, "Gesprek")
+    return text

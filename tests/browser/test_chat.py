@@ -5,18 +5,16 @@ Each test starts a fresh page (an empty conversation) on the one app the module 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from qa.settings import REPO_ROOT
+from tests.browser.conftest import SEARCHING, ask, screenshot, upload
 
 pytestmark = pytest.mark.browser
 
 NOS_TITLE = "Poetin haalt in Pyongyang banden aan met Noord-Korea, ook militair"
-SEARCHING = "Ik zoek in de artikelen"
 
 BRIDGE = """Zonnebrug in Voorbeeldstad feestelijk geopend
 
@@ -35,67 +33,41 @@ taart <script>window.__xss=2</script> van bakker Pietersen. Het feest trok vijfh
 """
 
 
-def ask(page: Any, question: str) -> Any:
-    """Type a question, press Enter, and wait for the whole answer; returns its chat bubble."""
-    before = page.get_by_test_id("bot").count()
-    box = page.get_by_test_id("textbox").first
-    box.fill(question)
-    box.press("Enter")
-    page.wait_for_function(
-        """([n, searching]) => {
-            const bots = document.querySelectorAll('[data-testid=bot]');
-            return bots.length > n && !bots[bots.length - 1].innerText.includes(searching);
-        }""",
-        arg=[before, SEARCHING],
-    )
-    return page.get_by_test_id("bot").last
-
-
-def upload(page: Any, path: Path) -> str:
-    """Add one article file through "Artikelen toevoegen"; returns the report's text."""
-    toggle = page.get_by_role("button", name="Artikelen toevoegen")
-    if not page.locator("#bestanden").is_visible():
-        toggle.click()
-    page.locator("#bestanden input[type=file]").set_input_files(str(path))
-    page.locator("#bestanden").get_by_text(path.name).first.wait_for()  # uploaded to the server
-    page.get_by_role("button", name="Toevoegen", exact=True).click()
-    report = page.locator(".vb-notice").last
-    report.wait_for()
-    return str(report.inner_text())
-
-
-def test_answer_cites_the_source_and_opens_it(page: Any) -> None:
+def test_answer_cites_the_article_and_shows_its_sentences(page: Any) -> None:
     answer = ask(page, "Wat gaf Poetin aan Kim?")
     text = answer.inner_text()
     for word in ("limousine", "theeservies", "dolk", "[1]"):
         assert word in text
     assert "Antwoord uit de artikelen (offline)" in page.locator("#modus").inner_text()
 
-    answer.locator("a.vb-cite", has_text="[1]").click()
+    answer.locator("a.vb-cite", has_text="[1]").first.click()
     page.wait_for_function("location.hash === '#bron-1-1'")
     source = page.locator("#bron-1-1")
     source.wait_for(state="visible")
+    assert page.locator("#bronnen .vb-bron").count() == 1  # one entry per article
     assert NOS_TITLE in source.locator(".vb-title").inner_text()
     assert "NOS Nieuws" in source.locator(".vb-meta").inner_text()
-    assert "limousine" in source.locator("mark").inner_text()
+    assert "limousine" in source.locator(".vb-zinnen").inner_text()  # the cited sentence
     assert source.evaluate("el => el.open") is True
+    assert "Ook doorzocht:" in page.locator("#bronnen .vb-searched").inner_text()
+
+    whole = source.locator("details.vb-artikel")
+    assert not whole.locator("mark").first.is_visible()  # the article text is folded away
+    whole.locator("summary").click()
+    assert "limousine" in " ".join(whole.locator("mark").all_inner_texts())
+    assert "dictator Kim Jong-un" in whole.locator(".vb-passage").inner_text()  # the rest
 
 
 def test_follow_up_uses_the_conversation(page: Any) -> None:
     ask(page, "Wat gaf Poetin aan Kim?")
     answer = ask(page, "En wat gaf Kim terug?")
     assert "kunst" in answer.inner_text()
-    assert "kunst" in page.locator("#bronnen mark").first.inner_text()
+    assert "kunst" in page.locator("#bronnen .vb-zinnen").first.inner_text()
 
     page.get_by_test_id("bot").first.click()  # the first answer's sources come back
     page.locator("#bron-1-1").wait_for(state="visible")
-    assert "limousine" in page.locator("#bron-1-1 mark").inner_text()
-
-    shot = REPO_ROOT / "test-artifacts" / "screenshot-chat.png"
-    shot.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(shot), full_page=True)
-    (REPO_ROOT / "docs").mkdir(exist_ok=True)
-    shutil.copyfile(shot, REPO_ROOT / "docs" / "screenshot-chat.png")
+    assert "limousine" in page.locator("#bron-1-1 .vb-zinnen").inner_text()
+    screenshot(page, "screenshot-chat.png")
 
     page.get_by_role("button", name="Nieuw gesprek").click()
     page.wait_for_function("document.querySelectorAll('[data-testid=bot]').length === 0")
@@ -123,6 +95,8 @@ def test_html_in_articles_and_questions_never_runs(page: Any, tmp_path: Path) ->
     second = ask(page, "Welke taart van bakker Pietersen won de tweede prijs?")
     assert "<script>window.__xss=2</script>" in second.inner_text()
     assert "<script>window.__xss=2</script>" in page.locator("#bronnen").inner_text()
+    page.locator("#bronnen details.vb-artikel summary").first.click()  # the article text too
+    assert "<script>" in page.locator("#bronnen .vb-passage").first.inner_text()
     ask(page, 'Wat is <img src=x onerror="window.__xss=3"> bij bakker Jansen?')
     assert 'onerror="window.__xss=3"' in page.get_by_test_id("user").last.inner_text()
 

@@ -91,5 +91,7 @@ def test_a_refusal_says_its_source_is_only_the_nearest() -> None:
 
 def test_searched_line_is_short_and_absent_when_empty() -> None:
     assert render_searched([]) == ""
-    long = render_searched([f"T{i}" for i in range(12)], limit=8)
-    assert "T7" in long and "T8" not in long and "en 4 meer" in long
+    many = render_searched([f"T{i}" for i in range(12)], limit=8)
+    assert "T7" in many and "T8" not in many and "en 4 meer" in many
+    long = render_searched(["Een titel die eigenlijk de eerste zin van het artikel is."], width=20)
+    assert "Een titel die eigen\u2026</p>" in long
