@@ -67,9 +67,9 @@ def test_ask_as_the_readme_shows_it(app_url: str) -> None:
     assert result["refused"] is False and result["mode"] == "offline"
     assert set(result["sources"][0]) == SOURCE_KEYS
     assert result["sources"][0]["title"].startswith("Poetin haalt in Pyongyang banden aan")
-    start, end = result["sources"][0]["highlight"]
-    assert "limousine" in result["sources"][0]["text"][start:end]
-    assert any("limousine" in s for s in result["sources"][0]["sentences"])
+    source = result["sources"][0]
+    marked = [source["text"][start:end] for start, end in source["highlights"]]
+    assert marked == source["sentences"] and any("limousine" in s for s in marked)
     assert "kunst" in follow_up["answer"]
     assert filtered["answer"] == result["answer"]  # the one NOS article answers either way
     assert filtered["searched"] == []  # nothing else is left to search

@@ -118,7 +118,8 @@ def build_demo(
     collector = Collector(FeedbackLog(feedback_file or feedback_path(settings)))
     private: dict[str, Any] = {"api_visibility": "private"}
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    # gradio keeps a copy of every file it serves (each export); a day is long enough.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(INTRO)
         turns = gr.State([])
         saved = gr.BrowserState([], storage_key=STORAGE_KEY)
@@ -292,7 +293,8 @@ def build_demo(
 
         def add_comment(turns_value: list[Turn], given: Any, text: str) -> tuple[Any, ...]:
             if not (text or "").strip():
-                return given, gr.Group(visible=True), "", gr.Textbox()
+                hint = '<div class="vb-notice vb-info">Typ eerst je opmerking.</div>'
+                return given, gr.Group(visible=True), hint, gr.Textbox()
             saved_ok = collector.comment(turns_value, given, text)
             note = (
                 '<div class="vb-notice vb-info">Dank je, je opmerking is opgeslagen.</div>'
