@@ -54,7 +54,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "base": (
         "dense", "dense_gap", "dense_rank", "art_dense_max", "art_dense_rank", "lexical",
         "lexical_raw", "lexical_gap", "lexical_rank", "novelty", "position", "first",
-        "n_words", "has_number", "q_terms", "q_word", "english", "follow_up", "n_candidates",
+        "n_words", "has_number", "q_terms", "q_word", "english", "follow_up",
         "art_lexical_max", "window_cov", "art_cov", "title_cov", "dense_title",
         "art_dense_mean", "prev_dense", "next_dense", "prev_lexical", "next_lexical",
     ),
@@ -189,7 +189,6 @@ def features(
             "q_word": float(q_word),
             "english": float(question.language == "en"),
             "follow_up": float(question.follow_up),
-            "n_candidates": float(len(cands)),
             "art_lexical_max": art_lexical[aid],
             "window_cov": _share(q_terms, window_terms),
             "art_cov": _share(q_terms, art_terms[aid]),

@@ -6,9 +6,11 @@ The steps, top to bottom:
    file, "-2" files joining their first file) and its cluster (three consecutive articles on
    one story in the clustered files);
 2. build the examples (``build_examples``): every question is read against its own article and
-   two others (the other two of its cluster, else two of its domain), exactly as at question
-   time (``qa.answer.reader.features``); a candidate is positive when it holds the answer span;
-   the sentence embeddings are cached on disk, keyed by model and text;
+   the two other articles nearest to it (mostly its cluster's twins), exactly as at question
+   time (``qa.answer.reader.features``); a candidate is positive when it holds the answer span.
+   A quarter of the answerable questions are also read against the three nearest articles of
+   *other* stories, as if their story were not in the index: the reader must refuse those. The
+   sentence embeddings are cached on disk, keyed by model and text;
 3. cross-fit by domain (``FOLDS`` groups of whole domains, never split by question): the ranker
    is trained on the other folds and scores the held-out fold, with held-out metrics per
    round; those held-out scores train and calibrate the refusal model and the thresholds;
@@ -29,7 +31,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,11 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "reader"
 FOLDS = 4
 SEED = 13
+# What is known about a feature's direction, as a constraint rather than a rule: a sentence that
+# puts the question's names in other roles ("Kim gaf ... aan Poetin" for "Wat gaf Poetin aan
+# Kim?") never answers better for it (too rare in the data for the model to learn alone).
+MONOTONE = {"roles": 1}
+ABSENT_SHARE = 0.25  # answerable questions also read without their article: refuse
 RANKER_PARAMS: dict[str, Any] = {
     "objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 20,
     "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
@@ -101,6 +108,7 @@ class Example:
     scored: list[Scored]
     labels: list[int]
     domain: str
+    off_topic: bool = False  # read without its own article (as if not in the index): refuse
 
     @property
     def answerable(self) -> bool:
@@ -253,11 +261,6 @@ def build_examples(
     def doc_freq(ts: Sequence[str]) -> tuple[dict[str, int], int]:
         return {t: df.get(t, 0) for t in ts}, len(articles)
 
-    by_cluster: dict[str, list[DataArticle]] = {}
-    by_domain: dict[str, list[DataArticle]] = {}
-    for a in articles:
-        by_cluster.setdefault(a.cluster, []).append(a)
-        by_domain.setdefault(a.domain, []).append(a)
     cache = EmbeddingCache(embeddings, cache_path)
     sentences = [h.text[s:e] for h in hits.values() for s, e in h.sentences]
     sentences += [a.title for a in articles if a.title]
@@ -270,22 +273,58 @@ def build_examples(
     def encode(texts: list[str]) -> np.ndarray:
         return cache.get(texts, query=False)
 
+    # what retrieval would read: the articles whose sentences come nearest to the question
+    nearest = _nearest_articles(articles, hits, questions, cache, k=8)
+    cluster = {a.id: a.cluster for a in articles}
     examples: list[Example] = []
-    parsed = iter(questions)
-    for a in articles:
-        others = [o for o in by_cluster[a.cluster] if o.id != a.id]
-        if len(others) < 2:
-            pool = [o for o in by_domain[a.domain] if o.id != a.id and o not in others]
-            others += rng.sample(pool, min(2 - len(others), len(pool)))
-        read = [hits[a.id], *(hits[o.id] for o in others[:2])]
+    pairs = [(article, q) for article in articles for q in article.questions]
+    for (a, dq), question, near in zip(pairs, questions, nearest, strict=True):
+        qv = cache.get([question.query], query=True)[0]
+        # the question's own article and the two nearest others (a cluster's twins, mostly)
+        read = [hits[a.id], *[hits[o] for o in near if o != a.id][:2]]
         rng.shuffle(read)  # the gold article has no fixed place
-        for dq in a.questions:
-            question = next(parsed)
-            qv = cache.get([question.query], query=True)[0]
-            scored = features(question, read, encode=encode, query_vector=qv, doc_freq=doc_freq)
-            labels = [_label(a, dq, s) for s in scored]
-            examples.append(Example(a, dq, question, scored, labels, a.domain))
+        scored = features(question, read, encode=encode, query_vector=qv, doc_freq=doc_freq)
+        labels = [_label(a, dq, s) for s in scored]
+        examples.append(Example(a, dq, question, scored, labels, a.domain))
+        # and, for some questions, what retrieval brings when the story is not in the index at
+        # all: the three nearest articles of other stories; the reader must refuse there
+        if not dq.refuse and rng.random() < ABSENT_SHARE:
+            absent = replace(dq, refuse=True, answer="", sentence="")
+            others = [hits[o] for o in near if cluster[o] != a.cluster][:3]
+            scored = features(question, others, encode=encode, query_vector=qv, doc_freq=doc_freq)
+            examples.append(
+                Example(a, absent, question, scored, [0] * len(scored), a.domain, off_topic=True)
+            )
     return examples
+
+
+def _nearest_articles(
+    articles: Sequence[DataArticle],
+    hits: dict[str, Hit],
+    questions: Sequence[Question],
+    cache: EmbeddingCache,
+    k: int = 4,
+) -> list[list[str]]:
+    """For each question, the ``k`` articles with the sentence most similar to it (a stand-in
+    for the hybrid retrieval at question time)."""
+    owner: list[int] = []
+    texts: list[str] = []
+    for i, a in enumerate(articles):
+        h = hits[a.id]
+        for s, e in h.sentences:
+            owner.append(i)
+            texts.append(h.text[s:e])
+    sentences = cache.get(texts, query=False)
+    owners = np.array(owner)
+    out = []
+    for start in range(0, len(questions), 256):
+        batch = questions[start : start + 256]
+        sims = cache.get([q.query for q in batch], query=True) @ sentences.T
+        best = np.full((len(batch), len(articles)), -1.0, dtype=np.float32)
+        np.maximum.at(best.T, owners, sims.T)
+        for row in best:
+            out.append([articles[j].id for j in np.argsort(-row)[:k]])
+    return out
 
 
 def _label(article: DataArticle, q: DataQuestion, s: Scored) -> int:
@@ -326,10 +365,11 @@ def train_ranker(
 
     x, y = _ranker_data(train, names)
     data = lgb.Dataset(x, y, feature_name=list(names), free_raw_data=False)
+    params = {**RANKER_PARAMS, "monotone_constraints": [MONOTONE.get(n, 0) for n in names]}
     callbacks = []
     if held_out and progress is not None:
         callbacks.append(_held_out_report(held_out, names, progress, every=max(rounds // 5, 1)))
-    return lgb.train(dict(RANKER_PARAMS), data, num_boost_round=rounds, callbacks=callbacks)
+    return lgb.train(params, data, num_boost_round=rounds, callbacks=callbacks)
 
 
 def _held_out_report(
@@ -569,10 +609,11 @@ def train_reader(
     say("achtergehouden: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
     say("definitieve modellen trainen op alle domeinen")
     ranker = train_ranker(examples, rounds=rounds)
-    x, _ = _ranker_data(examples, FEATURES)
-    final_scored = with_probs(examples, ranker.predict(x))
+    # The refusal model learns from the ranker's *held-out* scores: at question time the ranker
+    # meets sentences it never saw, and its scores there look like held-out ones, not like the
+    # (higher) scores it gives its own training data.
     refuser = train_refuser(
-        [refusal_row(s) if s else _empty_row() for s in final_scored],
+        [refusal_row(s) if s else _empty_row() for s in fit.scored],
         [e.answerable for e in examples],
     )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -605,6 +646,13 @@ def held_out_metrics(
     top1 = top1_accuracy(examples, probs)
     reachable = sum(any(e.labels) for e in answerable) / max(len(answerable), 1)
     m = decision_metrics(examples, fit, thresholds["answer"], thresholds["second"])
+    for kind, wanted in (("near_miss_refused", False), ("absent_refused", True)):
+        refused = [
+            p < thresholds["answer"]
+            for e, p in zip(examples, fit.p_answerable, strict=True)
+            if not e.answerable and e.off_topic is wanted
+        ]
+        m[kind] = sum(refused) / len(refused) if refused else 0.0
     return {
         "top1": round(top1, 4),
         "gold_in_candidates": round(reachable, 4),
