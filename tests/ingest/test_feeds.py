@@ -36,6 +36,7 @@ from ingest.pipeline import IngestSummary
 from ingest.web import FetchOptions, open_client
 from qa.index.store import ChunkStore, open_store, spec_for
 from qa.settings import REPO_ROOT, Settings
+from tests.conftest import OverlapReader
 from tests.ingest.newsite import (
     TRACKED,
     NewsSite,
@@ -188,7 +189,7 @@ def test_stored_chunks_carry_the_url_and_the_date(site, store, fake_embeddings, 
 def test_an_answer_cites_the_articles_url_and_date(site, store, fake_embeddings, settings):  # type: ignore[no-untyped-def]
     pipeline_module = pytest.importorskip("qa.pipeline")
     run(site, store, fake_embeddings, settings)
-    pipeline = pipeline_module.Pipeline(settings, fake_embeddings, store)
+    pipeline = pipeline_module.Pipeline(settings, fake_embeddings, store, reader=OverlapReader())
     answer = pipeline.ask("Wanneer opent de nieuwe bibliotheek in Voorbeeldstad?")
     assert not answer.refused, answer
     assert answer.sources[0].url == site.url("/artikel/bibliotheek.html")

@@ -19,7 +19,7 @@ from qa.measure.evaluate import Question, judge
 from qa.settings import Settings
 from qa.text import words
 from qa.types import Article
-from tests.conftest import NOS_ARTICLE, BagOfWordsEmbeddings
+from tests.conftest import NOS_ARTICLE, BagOfWordsEmbeddings, OverlapReader
 
 
 class FakeSentenceEmbeddings(BagOfWordsEmbeddings):
@@ -195,7 +195,9 @@ def test_quick_run_prints_every_required_field_as_the_last_line(
 
         s = Settings(index_dir=index_dir, model_cache=tmp_path / "cache")
         store = open_store(s, spec_for(s, fake))
-        return bench.measure_queries(Pipeline(s, fake, store), load_questions(questions_path))
+        return bench.measure_queries(
+            Pipeline(s, fake, store, reader=OverlapReader()), load_questions(questions_path)
+        )
 
     monkeypatch.setattr(bench, "measure_in_fresh_process", in_process)
     out = tmp_path / "out"

@@ -33,7 +33,7 @@ from qa.pipeline import Pipeline
 from qa.settings import Settings
 from qa.text import analyze
 from qa.types import Article, Chunk
-from tests.conftest import NOS_ARTICLE, SAMPLE_DIR, BagOfWordsEmbeddings
+from tests.conftest import NOS_ARTICLE, SAMPLE_DIR, BagOfWordsEmbeddings, OverlapReader
 from tests.robustness.chroma_server import write_writer_script, writer_command
 
 TOWNS = (
@@ -252,7 +252,7 @@ def test_a_bm25_file_damaged_while_the_app_runs_is_rebuilt_at_the_latest_on_rest
     """SQLite notices damage when it reads the damaged pages; until then the running app answers
     from its cache, and at the latest the next start moves the file aside and rebuilds it."""
     store = _open(filled, fake_embeddings)
-    pipeline = Pipeline(filled, fake_embeddings, store)
+    pipeline = Pipeline(filled, fake_embeddings, store, reader=OverlapReader())
     assert not pipeline.ask("Wat gaf Poetin aan Kim?").refused
     store.lexical._run(lambda db: db.execute("PRAGMA wal_checkpoint(TRUNCATE)"))  # noqa: SLF001
     path = lexical_path(filled)
@@ -261,7 +261,9 @@ def test_a_bm25_file_damaged_while_the_app_runs_is_rebuilt_at_the_latest_on_rest
     assert not answer.refused and answer.sources[0].article_id == NOS_ARTICLE.name
     store.lexical.close()
     with caplog.at_level(logging.WARNING):
-        restarted = Pipeline(filled, fake_embeddings, _open(filled, fake_embeddings))
+        restarted = Pipeline(
+            filled, fake_embeddings, _open(filled, fake_embeddings), reader=OverlapReader()
+        )
     assert "damaged" in caplog.text and list(path.parent.glob(path.name + ".corrupt-*"))
     answer = restarted.ask("Welke limousine gaf Poetin aan Kim?")
     assert not answer.refused and answer.sources[0].article_id == NOS_ARTICLE.name
@@ -439,7 +441,9 @@ def test_questions_during_writes_and_reopens_are_safe(
     """Asking while this process writes and while it reopens its client never fails."""
     store = _open(settings.replace(refresh_s=0.0), fake_embeddings)
     ingest_paths([SAMPLE_DIR], store=store, embeddings=fake_embeddings, settings=settings)
-    pipeline = Pipeline(settings.replace(refresh_s=0.0), fake_embeddings, store)
+    pipeline = Pipeline(
+        settings.replace(refresh_s=0.0), fake_embeddings, store, reader=OverlapReader()
+    )
     errors: list[BaseException] = []
     stop = threading.Event()
 

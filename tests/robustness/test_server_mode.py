@@ -24,7 +24,7 @@ from qa.errors import IndexMismatchError, IndexUnavailableError
 from qa.index.store import GENERATION_KEY, ChunkStore, IndexSpec, lexical_path, open_store, spec_for
 from qa.pipeline import Pipeline
 from qa.settings import REPO_ROOT, Settings
-from tests.conftest import NOS_ARTICLE, BagOfWordsEmbeddings
+from tests.conftest import NOS_ARTICLE, BagOfWordsEmbeddings, OverlapReader
 from tests.robustness.chroma_server import ChromaServer, run_writer, write_writer_script
 
 POETIN = "Wat gaf Poetin aan Kim?"
@@ -75,7 +75,7 @@ def test_ingest_and_ask_through_a_chroma_server(
     # the BM25 side lives in a local cache for this server and collection, in step with it
     assert lexical_path(server_settings).is_file()
     assert store.lexical.count() == store.count() == summary.chunks
-    answer = Pipeline(server_settings, fake_embeddings, store).ask(POETIN)
+    answer = Pipeline(server_settings, fake_embeddings, store, reader=OverlapReader()).ask(POETIN)
     assert not answer.refused and answer.cited  # (what it picks is the answerer's business)
     assert answer.sources[0].article_id == NOS_ID
 
@@ -226,7 +226,7 @@ def test_an_index_rebuilt_for_another_model_under_a_running_app_is_refused_clear
                             model_cache=server_settings.model_cache)  # fmt: skip
     app = _open(settings, fake_embeddings)
     ingest_paths([NOS_ARTICLE], store=app, embeddings=fake_embeddings, settings=settings)
-    pipeline = Pipeline(settings, fake_embeddings, app)
+    pipeline = Pipeline(settings, fake_embeddings, app, reader=OverlapReader())
     assert not pipeline.ask(POETIN).refused
     other = IndexSpec("intfloat/multilingual-e5-base", 768, settings.chunk_tokens, 1)
     open_store(settings, other, for_writing=True, reset=True)
@@ -248,7 +248,7 @@ def test_server_down_is_a_clear_error_and_the_app_recovers(
         )  # fmt: skip
         store = _open(settings, fake_embeddings)
         ingest_paths([NOS_ARTICLE], store=store, embeddings=fake_embeddings, settings=settings)
-        pipeline = Pipeline(settings, fake_embeddings, store)
+        pipeline = Pipeline(settings, fake_embeddings, store, reader=OverlapReader())
         assert not pipeline.ask(POETIN).refused
         own.stop()
         with pytest.raises(IndexUnavailableError) as err:
@@ -301,7 +301,7 @@ def test_an_article_ingested_by_another_process_can_be_asked_about_at_once(
     settings, where = serving
     store = _open(settings, fake_embeddings)
     ingest_paths([NOS_ARTICLE], store=store, embeddings=fake_embeddings, settings=settings)
-    pipeline = Pipeline(settings, fake_embeddings, store)
+    pipeline = Pipeline(settings, fake_embeddings, store, reader=OverlapReader())
     question = "Wat is er met de Zeelandbrug in Zierikzee gebeurd?"
     assert pipeline.ask(question).refused or "zeeland.txt" not in pipeline.ask(question).retrieved
 

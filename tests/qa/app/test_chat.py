@@ -25,6 +25,7 @@ from qa.app.sources import EMPTY_SOURCES
 from qa.index.retrieval import Filters
 from qa.pipeline import Pipeline
 from qa.settings import Settings
+from tests.conftest import OverlapReader
 from tests.qa.app.conftest import IMG, make_answer
 
 NOS_TITLE = "Poetin haalt in Pyongyang banden aan met Noord-Korea"
@@ -153,7 +154,9 @@ def test_an_empty_question_is_not_kept_but_a_bad_one_is(sample_pipeline: Pipelin
 
 
 def test_empty_index_says_how_to_fill_it(settings: Settings, fake_embeddings, store) -> None:  # type: ignore[no-untyped-def]
-    app = ChatApp(Pipeline(settings, fake_embeddings, store), can_upload=True)
+    app = ChatApp(
+        Pipeline(settings, fake_embeddings, store, reader=OverlapReader()), can_upload=True
+    )
     message = _ask(app, "Wat gaf Poetin aan Kim?")[-1].chat[-1]["content"]
     assert "python -m ingest data/articles" in message
     assert "Artikelen toevoegen" in message

@@ -10,6 +10,7 @@ from qa.app.chat import ChatApp
 from qa.app.uploads import UPLOAD_TYPES, Uploader, ensure_sample_index, safe_upload_name
 from qa.pipeline import Pipeline
 from qa.settings import Settings
+from tests.conftest import OverlapReader
 from tests.qa.app.conftest import IMG
 
 BRIDGE = """De Zonnebrug in Voorbeeldstad is open
@@ -116,7 +117,7 @@ def test_ensure_sample_index_fills_only_an_empty_index(
 ) -> None:  # type: ignore[no-untyped-def]
     from ingest.pipeline import ingest_paths
 
-    pipeline = Pipeline(settings, fake_embeddings, store)
+    pipeline = Pipeline(settings, fake_embeddings, store, reader=OverlapReader())
     report = ensure_sample_index(pipeline, ingest_paths)
     assert report is not None and report.added > 50
     assert ensure_sample_index(pipeline, ingest_paths) is None
