@@ -19,7 +19,7 @@ from tests.qa.openai_stub import OpenAIStub
 
 def _with_llm(pipeline: Pipeline, llm) -> Pipeline:  # type: ignore[no-untyped-def]
     settings = dataclasses.replace(pipeline.settings, llm="openai:stub-model")
-    return Pipeline(settings, pipeline.embeddings, pipeline.store, llm=llm)
+    return Pipeline(settings, pipeline.embeddings, pipeline.store, llm=llm, reader=pipeline.reader)
 
 
 def _stub_llm(base_url: str, timeout: float = 5.0):  # type: ignore[no-untyped-def]

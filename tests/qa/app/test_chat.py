@@ -105,7 +105,13 @@ def test_chat_streams_an_llm_answer_and_says_which_model_answered(
     text = "Poetin gaf Kim een limousine, een theeservies en een dolk [1]."
     llm = GenericFakeChatModel(messages=iter([AIMessage(text)]))
     settings = sample_pipeline.settings.replace(llm="fake:test")
-    pipeline = Pipeline(settings, sample_pipeline.embeddings, sample_pipeline.store, llm=llm)
+    pipeline = Pipeline(
+        settings,
+        sample_pipeline.embeddings,
+        sample_pipeline.store,
+        llm=llm,
+        reader=sample_pipeline.reader,
+    )
     updates = _ask(ChatApp(pipeline), "Wat gaf Poetin aan Kim?")
     contents = [u.chat[-1]["content"] for u in updates]
     assert contents[0] == THINKING
