@@ -19,8 +19,8 @@ from langchain_core.embeddings import Embeddings
 
 from qa.answer.citations import REFUSAL
 from qa.answer.extractive import Extraction, Pick, extract_answer
-from qa.answer.followup import looks_like_follow_up, rewrite_offline
-from qa.answer.question import parse_question
+from qa.answer.followup import rewrite_offline
+from qa.answer.question import Question, parse_question
 from qa.answer.reader import Reader
 from qa.answer.sources import ArticleReader, Cited, cite, cite_passages, searched_titles
 from qa.errors import IndexEmptyError, InvalidQuestionError, LLMError
@@ -84,7 +84,7 @@ class Pipeline:
         query = self.rewrite(question, history, warnings) if self.llm else parsed.query
         # 3. retrieve; a follow-up favours the article the conversation was about
         vector = query_vector(self.embeddings, query)
-        topic = self.topic_article(question, history, filters)
+        topic = self.topic_article(parsed, filters)
         hits = self.retriever.retrieve(
             query, k=self.settings.top_k, filters=filters, vector=vector, prefer_article=topic
         )
@@ -134,12 +134,13 @@ class Pipeline:
                 warnings.append(f"Herschrijven met het taalmodel mislukte: {err}")
         return rewrite_offline(question, history)
 
-    def topic_article(self, question: str, history: Sequence[str], filters: Filters) -> str | None:
+    def topic_article(self, question: Question, filters: Filters) -> str | None:
         """For a follow-up, the article that best answered the previous question (itself read
         as a follow-up: "Hoe oud is zij?" after "Wie won de Libris Literatuur Prijs?")."""
-        if not history or not looks_like_follow_up(question):
+        if not question.follow_up:
             return None
-        previous = rewrite_offline(history[-1], history[:-1])
+        history = question.history
+        previous = parse_question(history[-1], history[:-1]).query
         found = self.retriever.retrieve(previous, k=1, filters=filters)
         return found[0].article_id if found else None
 

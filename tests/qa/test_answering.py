@@ -209,9 +209,9 @@ def test_a_chain_of_follow_ups_keeps_the_conversations_article(sample_pipeline: 
     from qa.index.retrieval import NO_FILTERS
 
     history = ["Wat gaf Poetin aan Kim?", "Wie is hij?"]  # "Wie is hij?" alone finds nothing
-    assert sample_pipeline.topic_article("Hoe oud is hij?", history, NO_FILTERS) == (
-        "nos-poetin-kim-2024-06.txt"
-    )
+    assert sample_pipeline.topic_article(
+        parse_question("Hoe oud is hij?", history), NO_FILTERS
+    ) == ("nos-poetin-kim-2024-06.txt")
 
 
 def test_only_a_question_that_names_nothing_of_its_own_depends_on_the_history() -> None:
