@@ -84,6 +84,12 @@ def normalize_word(word: str) -> str:
 def terms(text: str, *, keep_stop_words: bool = False) -> list[str]:
     """Search terms of ``text`` in order. Compounds give the whole and the parts:
     "Noord-Korea" -> ["noordkorea", "noord", "korea"]."""
+    return list(_terms(text, keep_stop_words))
+
+
+@lru_cache(maxsize=100_000)
+def _terms(text: str, keep_stop_words: bool) -> tuple[str, ...]:
+    """``terms``, remembered: the answerer reads the same sentences for many questions."""
     stop = stop_words()
     out: list[str] = []
     for word in words(text):
@@ -96,7 +102,7 @@ def terms(text: str, *, keep_stop_words: bool = False) -> list[str]:
             if not keep_stop_words and is_stop and not variant.isdigit():
                 continue
             out.append(normalize_word(variant))
-    return out
+    return tuple(out)
 
 
 def analyze(text: str) -> list[str]:
