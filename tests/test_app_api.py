@@ -119,3 +119,21 @@ def test_ten_clients_at_once_all_get_answers(app_url: str) -> None:
     assert all(set(r) == ANSWER_KEYS for r in results), [r for r in results if "error" in r]
     assert "limousine" in results[0]["answer"] and "limousine" in results[5]["answer"]
     assert "2000" in results[1]["answer"]
+
+
+def test_removing_in_the_articles_tab_keeps_a_feed_from_bringing_it_back(
+    sample_pipeline,
+) -> None:  # type: ignore[no-untyped-def]
+    # app.py hands the tab ingest's remover: the article leaves the index *and* the feed state
+    # remembers it as removed, as with `python -m ingest --remove`.
+    from ingest.feeds import FeedState, remove_articles, state_path
+    from qa.app.articles import Desk
+
+    settings = sample_pipeline.settings
+    desk = Desk(
+        sample_pipeline.store,
+        remove=lambda ids: remove_articles(ids, store=sample_pipeline.store, settings=settings),
+    )
+    desk.delete(["nos-poetin-kim-2024-06.txt"])
+    assert "nos-poetin-kim-2024-06.txt" not in {a.id for a in desk.articles()}
+    assert "nos-poetin-kim-2024-06.txt" in FeedState.load(state_path(settings)).removed

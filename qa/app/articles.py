@@ -1,9 +1,11 @@
 """The "Artikelen" tab: what the index holds, as a table a person can search, and removing
 articles from it, with a confirmation step first.
 
-The table comes from ``ChunkStore.list_articles()`` (newest first). Removing goes through
-``ChunkStore.remove_articles()``, which bumps the index's generation, so the chat (and any other
-process on the index) answers without the removed articles from the next question on. An article
+The table comes from ``ChunkStore.list_articles()`` (newest first). Removing goes through the
+remover ``app.py`` passes in (ingest's ``remove_articles``: the index and the feed state, so a
+feed run does not bring the article back), else ``ChunkStore.remove_articles()``; either bumps
+the index's generation, so the chat (and any other process on the index) answers without the
+removed articles from the next question on. An article
 that came in through the page's upload also loses its copy in ``<index>/uploads/``: otherwise a
 rebuild from that folder would bring it back.
 
@@ -17,7 +19,7 @@ import contextlib
 import html
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from qa.index.store import ArticleInfo, ChunkStore
 from qa.text import fold
 
 log = logging.getLogger(__name__)
+
+RemoveArticles = Callable[[Sequence[str]], int]  # article ids -> how many were removed
 
 HEADERS = ["Titel", "Datum", "Bron", "Stukken"]
 NOTHING_SELECTED = (
@@ -127,10 +131,12 @@ class Desk:
 
     def __init__(
         self, store: ChunkStore, *, upload_dir: Path | None = None,
-        lock: threading.Lock | None = None,
+        lock: threading.Lock | None = None, remove: RemoveArticles | None = None,
     ) -> None:  # fmt: skip
         self.store = store
         self.upload_dir = upload_dir
+        # app.py passes ingest's remover, which also tells the feeds not to bring them back
+        self.remove = remove or store.remove_articles
         self.lock = lock or threading.Lock()  # shared with uploads: one writer at a time
 
     def articles(self) -> list[ArticleInfo]:
@@ -180,7 +186,7 @@ class Desk:
             with self.lock:
                 states = self.store.articles()
                 titles = [states[a].title or a if a in states else a for a in wanted]
-                self.store.remove_articles(wanted)
+                self.remove(wanted)
                 remaining = self.store.articles()
                 still_used = {s.path for s in remaining.values()}
                 for path in {states[a].path for a in wanted if a in states} - still_used:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.app.articles import HEADERS, Desk, Listing
+from qa.app.articles import HEADERS, Desk, Listing, RemoveArticles
 from qa.app.chat import ChatApp, ChatUpdate, turn_of_message
 from qa.app.conversation import Turn
 from qa.app.feedback import Collector, FeedbackLog, feedback_path
@@ -103,9 +103,11 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 def build_demo(
     pipeline: "Pipeline", *, ingest_files: IngestFiles | None = None,
     settings: Settings | None = None, feedback_file: Path | None = None,
+    remove_articles: RemoveArticles | None = None,
 ) -> "gr.Blocks":  # fmt: skip
     """The whole page, queued but not launched. ``ingest_files`` enables uploads;
-    ``feedback_file`` defaults to ``feedback.jsonl`` in the index folder."""
+    ``feedback_file`` defaults to ``feedback.jsonl`` in the index folder; ``remove_articles``
+    (article ids -> count) defaults to the store's own removal."""
     import gradio as gr
 
     settings = settings or pipeline.settings
@@ -114,7 +116,10 @@ def build_demo(
         export_dir=Path(tempfile.gettempdir()) / "vraagbaak-exports",
     )  # fmt: skip
     uploader = Uploader(pipeline, ingest_files, settings=settings)
-    desk = Desk(pipeline.store, upload_dir=uploader.upload_dir, lock=uploader.lock)
+    desk = Desk(
+        pipeline.store, upload_dir=uploader.upload_dir, lock=uploader.lock,
+        remove=remove_articles,
+    )  # fmt: skip
     collector = Collector(FeedbackLog(feedback_file or feedback_path(settings)))
     private: dict[str, Any] = {"api_visibility": "private"}
 
