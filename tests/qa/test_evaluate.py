@@ -234,7 +234,7 @@ QUESTIONS_FILE = REPO_ROOT / "eval" / "questions.jsonl"
 HELDOUT_FILE = REPO_ROOT / "eval" / "heldout.jsonl"
 FRESH_FILE = REPO_ROOT / "eval" / "fresh" / "questions.jsonl"
 FRESH_ARTICLES = REPO_ROOT / "eval" / "fresh" / "articles"
-BLIND_SETS = [REPO_ROOT / "eval" / name for name in ("blind-a", "blind-b", "blind-c")]
+BLIND_SETS = sorted((REPO_ROOT / "eval").glob("blind-*"))
 ARTICLES = REPO_ROOT / "data" / "articles"
 
 
@@ -269,7 +269,7 @@ def test_the_held_out_set_is_separate_and_sized_like_the_checks() -> None:
 @pytest.mark.parametrize(
     "path",
     [QUESTIONS_FILE, HELDOUT_FILE, FRESH_FILE, *(d / "questions.jsonl" for d in BLIND_SETS)],
-    ids=["dev", "heldout", "fresh", "blind-a", "blind-b", "blind-c"],
+    ids=["dev", "heldout", "fresh", *(d.name for d in BLIND_SETS)],
 )
 def test_every_gold_article_exists_and_contains_its_keywords(path: Path) -> None:
     texts = {article_id: " ".join(fold(t).split()) for article_id, t in _sample_texts().items()}
