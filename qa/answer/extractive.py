@@ -12,8 +12,8 @@ No LLM. In order:
 4. the answer is the best sentence verbatim, after the sentence before it when it opens with a
    word that points back ("Hij", "Die", ...), before the sentences it announces ("... heeft twee
    oorzaken."), and with a second sentence of the same article when the reader scores it as
-   answering nearly as well (calibrated on held-out training data) and it adds words the first
-   does not have, as long as the answer stays short.
+   answering too (a share of the best P, calibrated on held-out training data) and it adds
+   words the first does not have, as long as the answer stays short.
 
 What it deliberately does not do: write new text. Every answer is sentences of an article.
 """
@@ -146,7 +146,7 @@ def read_articles(
 def answer_sentences(question: Question, scored: Sequence[Scored], *, second: float) -> list[Pick]:
     """The answer's sentences, from the candidates best first: the best, what it points back to
     or announces, and a runner-up of the same article whose P is at least ``second`` times the
-    best one's (the reader scores it as answering nearly as well) and that adds something."""
+    best one's (the reader scores it as answering too) and that adds something."""
     best = scored[0]
     chosen = [_pick(best)]
     sentences = best.hit.sentence_texts()

@@ -628,7 +628,9 @@ def train_reader(
     manifest = {
         "command": command,
         "data": {"folder": _relative(data_dir), "sha256": data_hash(data_dir),
-                 "articles": len(articles), "questions": len(examples)},
+                 "articles": len(articles),
+                 "questions": sum(len(a.questions) for a in articles),
+                 "examples": len(examples)},
         "held_out": {"folds": folds_k, "split": "by domain", **metrics},
         "thresholds": thresholds,
         "files": {f.name: _sha256(f) for f in files},
