@@ -116,7 +116,7 @@ def _add_local(
             for t in q_terms
         }
         total = sum(weight.values()) or 1.0
-        local = sum(weight[t] for t in own) / total
+        local = sum(weight[t] for t in q_terms if t in own) / total  # in order: reproducible
         out.append(replace(c, features={**c.features, "local": local}))
     return out
 

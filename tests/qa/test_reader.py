@@ -115,3 +115,27 @@ def test_the_shipped_reader_refuses_a_near_miss_and_cites_the_nearest_sentence(
     )  # fmt: skip
     assert extraction.refused
     assert extraction.picks  # the nearest sentence, for the refusal to cite
+
+
+def test_training_gives_the_same_weights_whatever_the_hash_seed(tmp_path: Path) -> None:
+    # Python orders sets of strings by a per-process hash seed; no feature may depend on it,
+    # or `make train-reader` would not reproduce the committed weights.
+    import os
+    import subprocess
+    import sys
+
+    from qa.settings import REPO_ROOT
+
+    script = (
+        "import sys; from pathlib import Path; from tests.conftest import BagOfWordsEmbeddings;"
+        "from qa.answer.training import train_reader;"
+        "train_reader(BagOfWordsEmbeddings(), out_dir=Path(sys.argv[1]), limit=2, folds_k=2,"
+        " rounds=20)"
+    )
+    digests = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", script, str(out)], cwd=REPO_ROOT, env=env, check=True)
+        digests.append(json.loads((out / "manifest.json").read_text())["files"])
+    assert digests[0] == digests[1]
